@@ -1,0 +1,31 @@
+# Two entry points for a fresh machine (see README.md):
+#   make demo   set up .venv and run the main job on the embedded default
+#   make test   set up .venv and run the lint and the whole test suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/safetymon config check zones/demo-cell.yaml
+	$(VENV)/bin/safetymon scenario zones/demo-cell.yaml
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check safetymon tests benchmarks hw
+
+test: $(STAMP) lint
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_separation.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
