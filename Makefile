@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/safetymon config check zones/demo-cell.yaml
-	$(VENV)/bin/safetymon scenario zones/demo-cell.yaml
+	$(VENV)/bin/safetymon simulate zones/demo-cell.yaml
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check safetymon tests benchmarks hw

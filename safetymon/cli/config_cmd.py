@@ -1,0 +1,105 @@
+"""`safetymon config check FILE` and `safetymon config schema`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from safetymon.config.loader import ConfigError, config_hash, load_site_config
+from safetymon.config.site import SiteConfig
+from safetymon.geometry.ssm import protective_separation_distance, stopping_for
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `config` command group."""
+    parser = subparsers.add_parser("config", help="check a site configuration, print its schema")
+    commands = parser.add_subparsers(dest="config_command", metavar="SUBCOMMAND", required=True)
+    check = commands.add_parser("check", help="validate a site file and print a summary")
+    check.add_argument("file", help="site configuration (YAML)")
+    check.set_defaults(func=run_check)
+    schema = commands.add_parser("schema", help="print the JSON Schema of site files")
+    schema.set_defaults(func=run_schema)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Validate the file; print OK and a summary, or every error (exit 2)."""
+    try:
+        config = load_site_config(args.file)
+    except ConfigError as error:
+        for issue in error.issues:
+            print(f"error: {issue}", file=sys.stderr)
+        print(f"{args.file}: {len(error.issues)} error(s); not valid", file=sys.stderr)
+        return 2
+    print("OK")
+    print(summarize(config, args.file))
+    return 0
+
+
+def run_schema(args: argparse.Namespace) -> int:
+    """Print the JSON Schema of the site configuration."""
+    print(json.dumps(SiteConfig.model_json_schema(), indent=2))
+    return 0
+
+
+def worst_case_separation_m(config: SiteConfig, robot_index: int) -> float:
+    """S_p in metres for a robot at its maximum speed and a person at the floor speed."""
+    robot = config.robots[robot_index]
+    safety = config.safety
+    stopping = stopping_for(robot.stopping, robot.max_speed_mps)
+    terms = protective_separation_distance(
+        human_speed_mps=safety.human_speed_mps,
+        robot_speed_mps=robot.max_speed_mps,
+        reaction_time_s=safety.reaction_time_s + robot.reaction_time_s,
+        stopping_time_s=stopping.stopping_time_s,
+        stopping_distance_m=stopping.stopping_distance_m,
+        intrusion_distance_m=safety.intrusion_distance_m,
+        human_uncertainty_m=safety.human_uncertainty_m,
+        robot_uncertainty_m=robot.uncertainty_m,
+    )
+    return terms.protective_separation_distance_m
+
+
+def summarize(config: SiteConfig, file: str) -> str:
+    """A one-screen human-readable summary of a valid site configuration."""
+    safety = config.safety
+    lines = [
+        f"site {config.site!r} from {file}  (config sha256 {config_hash(config)[:16]}…)",
+        f"detector: {config.detector.kind}",
+        f"cameras ({len(config.cameras)}):",
+    ]
+    for camera in config.cameras:
+        mapping = "homography" if camera.floor_homography is not None else camera.calibration
+        lines.append(
+            f"  {camera.id:<16} source={camera.source!s:<24} floor={mapping}  "
+            f"max age {camera.max_frame_age_s * 1000:.0f} ms"
+        )
+    lines.append(f"robots ({len(config.robots)}):")
+    for index, robot in enumerate(config.robots):
+        stop = robot.stopping
+        stopping = (
+            f"a_s={stop.deceleration_mps2} m/s²"
+            if stop.deceleration_mps2 is not None
+            else f"T_s={stop.stopping_time_s} s, S_s={stop.stopping_distance_m} m"
+        )
+        envelope = f", stays in {robot.permitted_zone!r}" if robot.permitted_zone else ""
+        lines.append(
+            f"  {robot.id:<16} v_max={robot.max_speed_mps} m/s, {stopping}, "
+            f"worst-case S_p={worst_case_separation_m(config, index):.2f} m{envelope}"
+        )
+    lines.append(f"zones ({len(config.zones)}):")
+    for zone in config.zones:
+        latch = ", manual reset" if zone.manual_reset else ""
+        lines.append(
+            f"  {zone.id:<16} {zone.type.value:<10} {len(zone.polygon)} vertices, "
+            f"area {zone.shape().area:.2f} m²{latch}"
+        )
+    lines.append(
+        f"safety: v_h>={safety.human_speed_mps} m/s, T_r={safety.reaction_time_s} s (+ input "
+        f"ages), C={safety.intrusion_distance_m} m, Z_d>={safety.human_uncertainty_m} m, "
+        f"margin {safety.warning_margin_m} m, restart delay {safety.restart_delay_s} s, "
+        f"{safety.decision_rate_hz:g} Hz"
+    )
+    outputs = [name for name, value in config.outputs if value is not None]
+    lines.append(f"outputs: {', '.join(outputs) if outputs else 'none (decisions logged only)'}")
+    return "\n".join(lines)

@@ -1,0 +1,80 @@
+"""The site configuration: everything a safety officer writes for one monitored cell."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from safetymon.config.base import StrictModel
+from safetymon.config.cameras import CameraConfig, DetectorConfig
+from safetymon.config.outputs import OutputsConfig
+from safetymon.config.robots import RobotConfig
+from safetymon.config.safety import SafetyConfig
+from safetymon.config.zones import IDENTIFIER_PATTERN, ZoneConfig, ZoneType
+
+
+def _unique_ids(items: list[Any], field: str) -> None:
+    counts = Counter(item.id for item in items)
+    for item_id, count in counts.items():
+        if count > 1:
+            where = [f"{field}[{i}]" for i, item in enumerate(items) if item.id == item_id]
+            raise ValueError(f"duplicate id {item_id!r} at {', '.join(where)}")
+
+
+class SiteConfig(StrictModel):
+    """One monitored work cell (floor frame: metres, z up, the site's own origin and axes)."""
+
+    site: str = Field(pattern=IDENTIFIER_PATTERN, description="Site or cell name.")
+    cameras: list[CameraConfig] = Field(
+        min_length=1, description="Cameras watching the cell (at least one)."
+    )
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    robots: list[RobotConfig] = Field(
+        default_factory=list, description="Robots of the cell; may be empty (zones only)."
+    )
+    zones: list[ZoneConfig] = Field(default_factory=list, description="Floor zones.")
+    safety: SafetyConfig = Field(default_factory=SafetyConfig)
+    outputs: OutputsConfig = Field(default_factory=OutputsConfig)
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_cameras(cls, cameras: list[CameraConfig]) -> list[CameraConfig]:
+        _unique_ids(cameras, "cameras")
+        return cameras
+
+    @field_validator("robots")
+    @classmethod
+    def _unique_robots(cls, robots: list[RobotConfig]) -> list[RobotConfig]:
+        _unique_ids(robots, "robots")
+        return robots
+
+    @field_validator("zones")
+    @classmethod
+    def _unique_zones(cls, zones: list[ZoneConfig]) -> list[ZoneConfig]:
+        _unique_ids(zones, "zones")
+        return zones
+
+    @model_validator(mode="after")
+    def _references(self) -> SiteConfig:
+        zone_types = {zone.id: zone.type for zone in self.zones}
+        for index, robot in enumerate(self.robots):
+            wanted = robot.permitted_zone
+            if wanted is None:
+                continue
+            if wanted not in zone_types:
+                raise ValueError(f"robots[{index}].permitted_zone: no zone with id {wanted!r}")
+            if zone_types[wanted] is not ZoneType.ENVELOPE:
+                raise ValueError(
+                    f"robots[{index}].permitted_zone: zone {wanted!r} has type "
+                    f"{zone_types[wanted].value!r}, expected 'envelope'"
+                )
+        return self
+
+    def zone(self, zone_id: str) -> ZoneConfig:
+        """The zone with this id (KeyError if none)."""
+        for zone in self.zones:
+            if zone.id == zone_id:
+                return zone
+        raise KeyError(zone_id)
