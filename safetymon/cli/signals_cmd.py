@@ -1,0 +1,268 @@
+"""`safetymon subscribe`, `safetymon publish`, `safetymon keys generate`: signal tools.
+
+Only imports the light signal modules (pyzmq, pydantic), so they run on a controller PC.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import queue
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from safetymon.config.outputs import ZmqOutputConfig
+from safetymon.signals.frame import SafetyState
+from safetymon.signals.reasons import Reason
+
+
+class _InputError(ValueError):
+    """A command line value is unusable; the message names the option and the value."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `subscribe`, `publish` and `keys` commands."""
+    sub = subparsers.add_parser(
+        "subscribe",
+        help="watch a safety publisher as a controller would (state changes, rates, errors)",
+    )
+    sub.add_argument("endpoint", metavar="ENDPOINT", help="tcp://HOST:PORT or ipc://PATH")
+    sub.add_argument("--connection-id", type=int, default=1, metavar="N", help="default 1")
+    sub.add_argument("--watchdog-ms", type=float, default=100.0, metavar="MS", help="default 100")
+    sub.add_argument("--json", action="store_true", help="print JSON lines")
+    sub.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    sub.add_argument("--curve-server-key", metavar="FILE", help="publisher's public key file")
+    sub.add_argument(
+        "--same-clock", action="store_true", help="publisher on this host: exact frame ages"
+    )
+    sub.set_defaults(func=run_subscribe)
+
+    pub = subparsers.add_parser(
+        "publish",
+        help="commissioning tool: publish a fixed state at the heartbeat rate (STOP on exit)",
+    )
+    pub.add_argument("endpoint", metavar="ENDPOINT", help="endpoint to bind")
+    pub.add_argument(
+        "--state", required=True, type=str.upper, choices=[s.name for s in SafetyState]
+    )
+    pub.add_argument(
+        "--speed-scale", type=float, metavar="X", help="0..1 (default RUN 1.0, SLOW 0.5)"
+    )
+    pub.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    pub.add_argument("--connection-id", type=int, default=1, metavar="N", help="default 1")
+    pub.add_argument("--rate", type=float, default=50.0, metavar="HZ", help="default 50")
+    pub.add_argument("--curve-secret-key", metavar="FILE", help="publisher's .key_secret file")
+    pub.set_defaults(func=run_publish)
+
+    keys = subparsers.add_parser("keys", help="CURVE key pairs for the ZeroMQ safety channel")
+    key_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    gen = key_commands.add_parser("generate", help="write NAME.key and NAME.key_secret")
+    gen.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    gen.add_argument("--name", default="safetymon", help="file name stem (default safetymon)")
+    gen.set_defaults(func=run_keys_generate)
+
+
+# -- validation ------------------------------------------------------------------------------
+def _positive(option: str, value: float | None) -> float | None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise _InputError(f"{option} must be a finite number > 0, got {value}")
+    return value
+
+
+def _connection_id(value: int) -> int:
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise _InputError(f"--connection-id must be 0..4294967295, got {value}")
+    return value
+
+
+def _endpoint(value: str) -> str:
+    try:
+        return ZmqOutputConfig(endpoint=value).endpoint
+    except ValidationError:
+        raise _InputError(
+            f"ENDPOINT must be tcp://HOST:PORT or ipc://PATH, got {value!r}"
+        ) from None
+
+
+def _fail(command: str, exc: Exception, code: int) -> int:
+    print(f"safetymon {command}: {exc}", file=sys.stderr)
+    return code
+
+
+def _stop_event() -> threading.Event:
+    """An event set by SIGINT or SIGTERM (so both end in the same clean STOP path)."""
+    event = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        event.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return event
+
+
+# -- subscribe -------------------------------------------------------------------------------
+def run_subscribe(args: argparse.Namespace) -> int:
+    """Print state changes, and once a second the rate and error counters."""
+    from safetymon.signals.client import PermittedState, SafetyClient
+    from safetymon.signals.keys import KeyFileError, load_public_key
+
+    try:
+        endpoint = _endpoint(args.endpoint)
+        conn = _connection_id(args.connection_id)
+        watchdog_ms = _positive("--watchdog-ms", args.watchdog_ms)
+        duration = _positive("--duration", args.duration)
+        server_key = load_public_key(args.curve_server_key) if args.curve_server_key else None
+    except (_InputError, KeyFileError) as exc:
+        return _fail("subscribe", exc, 2)
+    assert watchdog_ms is not None
+    changes: queue.Queue[PermittedState] = queue.Queue()
+    client = SafetyClient(
+        endpoint,
+        conn,
+        watchdog_s=watchdog_ms / 1000,
+        same_clock=args.same_clock,
+        curve_server_key=server_key,
+        on_change=changes.put,
+    )
+    stop = _stop_event()
+    start = time.monotonic()
+    end = math.inf if duration is None else start + duration
+    try:
+        client.start()
+    except ValueError as exc:
+        return _fail("subscribe", exc, 1)
+    _emit(args.json, _change_record(client.status, start))
+    next_stats = start + 1.0
+    try:
+        while not stop.is_set() and time.monotonic() < end:
+            timeout = max(0.0, min(next_stats, end) - time.monotonic())
+            with contextlib.suppress(queue.Empty):
+                _emit(args.json, _change_record(changes.get(timeout=min(timeout, 0.1)), start))
+            if time.monotonic() >= next_stats:
+                _emit(args.json, _stats_record(client, start))
+                next_stats += 1.0
+    finally:
+        client.close()
+    _emit(args.json, _stats_record(client, start))
+    return 0
+
+
+def _change_record(s: Any, start: float) -> dict[str, Any]:
+    return {
+        "event": "change",
+        "t_s": round(time.monotonic() - start, 4),
+        "state": s.state.name,
+        "speed_scale": round(s.speed_scale, 5),
+        "reasons": s.reasons,
+        "reason_names": Reason(s.reasons).names,
+        "cause": s.cause,
+        "sequence": s.sequence,
+    }
+
+
+def _stats_record(client: Any, start: float) -> dict[str, Any]:
+    return {
+        "event": "stats",
+        "t_s": round(time.monotonic() - start, 4),
+        "state": client.state.name,
+        "rate_hz": round(client.message_rate_hz, 2),
+        "received": client.received,
+        "accepted": client.accepted,
+        "errors": client.counters,
+        "last_error": client.last_error,
+    }
+
+
+def _emit(as_json: bool, record: dict[str, Any]) -> None:
+    if as_json:
+        print(json.dumps(record), flush=True)
+    elif record["event"] == "change":
+        names = ",".join(record["reason_names"]) or "-"
+        print(
+            f"{record['t_s']:9.3f}s  {record['state']:<4} speed={record['speed_scale']:.3f} "
+            f"reasons={names} ({record['cause']})",
+            flush=True,
+        )
+    else:
+        errors = " ".join(f"{k}={v}" for k, v in record["errors"].items() if v) or "none"
+        print(
+            f"{record['t_s']:9.3f}s  stats: {record['rate_hz']:.1f} Hz, "
+            f"{record['accepted']}/{record['received']} accepted, errors: {errors}",
+            flush=True,
+        )
+
+
+# -- publish ---------------------------------------------------------------------------------
+def run_publish(args: argparse.Namespace) -> int:
+    """Publish one state at the heartbeat rate until the duration ends or a signal arrives."""
+    from safetymon.signals.keys import KeyFileError
+    from safetymon.signals.zmq_publisher import ZmqPublisher
+
+    state = SafetyState[args.state]
+    try:
+        default_scale = {SafetyState.STOP: 0.0, SafetyState.SLOW: 0.5, SafetyState.RUN: 1.0}
+        scale = default_scale[state] if args.speed_scale is None else args.speed_scale
+        if not (math.isfinite(scale) and 0.0 <= scale <= 1.0):
+            raise _InputError(f"--speed-scale must be in 0..1, got {args.speed_scale}")
+        if state is SafetyState.STOP and scale != 0.0:
+            raise _InputError(f"--speed-scale must be 0 with --state STOP, got {scale}")
+        rate = _positive("--rate", args.rate)
+        assert rate is not None
+        if rate > 1000:
+            raise _InputError(f"--rate must be at most 1000 Hz, got {rate}")
+        duration = _positive("--duration", args.duration)
+        config = ZmqOutputConfig(
+            endpoint=_endpoint(args.endpoint),
+            connection_id=_connection_id(args.connection_id),
+            heartbeat_hz=rate,
+            curve_secret_key_file=args.curve_secret_key,
+        )
+    except _InputError as exc:
+        return _fail("publish", exc, 2)
+    stop = _stop_event()
+    try:
+        pub = ZmqPublisher(config)
+    except KeyFileError as exc:
+        return _fail("publish", exc, 2)
+    except OSError as exc:
+        return _fail("publish", exc, 1)
+    reasons = int(Reason.OPERATOR_STOP) if state is SafetyState.STOP else 0
+    with pub:
+        pub.publish(state, scale, reasons)
+        print(
+            f"publishing {state.name} speed_scale={scale:.3f} on {pub.endpoint} "
+            f"(connection {config.connection_id}, {rate:g} Hz); Ctrl-C sends STOP and exits",
+            flush=True,
+        )
+        deadline = None if duration is None else time.monotonic() + duration
+        while not stop.wait(1.0 / rate):  # re-decide every period: the state stays fresh
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            pub.publish(state, scale, reasons)
+    print(f"sent STOP ({pub.sent} frames in total)", flush=True)
+    return 0
+
+
+# -- keys ------------------------------------------------------------------------------------
+def run_keys_generate(args: argparse.Namespace) -> int:
+    """Write a CURVE key pair."""
+    from safetymon.signals.keys import KeyFileError, generate_keypair
+
+    try:
+        public, secret = generate_keypair(Path(args.out), args.name)
+    except KeyFileError as exc:
+        return _fail("keys generate", _InputError(f"--name: {exc}"), 2)
+    except OSError as exc:
+        return _fail("keys generate", _InputError(f"--out {args.out!r}: {exc}"), 2)
+    print(f"public key (give to controllers): {public}")
+    print(f"secret key (keep on the monitor): {secret}")
+    return 0
