@@ -1,8 +1,7 @@
 """Entry point of the `safetymon` command.
 
 Each command group is a module exposing ``register(subparsers)``; it adds its parser(s) and
-sets ``func`` (a callable taking the parsed namespace and returning an exit code). Modules are
-imported lazily by name so that, e.g., the controller-side tools do not pull in OpenCV.
+sets ``func`` (a callable taking the parsed namespace and returning an exit code).
 Exit codes: 0 success, 1 runtime failure, 2 invalid input or configuration.
 """
 
@@ -18,6 +17,7 @@ from safetymon import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "safetymon.cli.config_cmd",
     "safetymon.cli.calc_cmd",
+    "safetymon.cli.simulate_cmd",
     "safetymon.cli.signals_cmd",
 )
 
@@ -35,13 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"safetymon {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:  # group not built yet in this checkout
-                continue
-            raise
-        module.register(subparsers)
+        importlib.import_module(module_name).register(subparsers)
     return parser
 
 

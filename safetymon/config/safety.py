@@ -43,6 +43,14 @@ class SafetyConfig(StrictModel):
         ge=0.0,
         description="Z_d floor: human position uncertainty in metres (tracks may report more).",
     )
+    human_speed_limit_mps: float = Field(
+        12.0,
+        gt=0.0,
+        description=(
+            "Tracked speeds above this (m/s, faster than any sprinter) are treated as invalid "
+            "track data: STOP."
+        ),
+    )
     human_radius_m: float = Field(
         0.3, gt=0.0, description="Body radius in metres when a detection gives no footprint."
     )

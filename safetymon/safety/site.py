@@ -1,0 +1,103 @@
+"""A SiteConfig compiled into the arrays the per-cycle evaluation reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from safetymon.config.robots import RobotConfig
+from safetymon.config.safety import SafetyConfig
+from safetymon.config.site import SiteConfig
+from safetymon.config.zones import ZoneConfig, ZoneType
+from safetymon.geometry.polygons import PackedPolygons, pack_polygons
+
+
+@dataclass(frozen=True)
+class ZoneGroup:
+    """Zones of one kind of check, packed for the kernels (floor frame, metres)."""
+
+    zones: tuple[ZoneConfig, ...]
+    packed: PackedPolygons
+
+    @classmethod
+    def of(cls, zones: list[ZoneConfig]) -> ZoneGroup:
+        """Pack these zones."""
+        return cls(tuple(zones), pack_polygons([zone.polygon for zone in zones]))
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Zone ids in pack order."""
+        return tuple(zone.id for zone in self.zones)
+
+
+@dataclass(frozen=True)
+class CompiledSite:
+    """Everything the decision needs from the configuration, in array form.
+
+    Attributes:
+        config: the validated site configuration.
+        people_zones: warning and protective zones (checked against people).
+        restricted_zones: zones no robot may enter.
+        envelope_zones: permitted areas that robots must stay inside.
+        robots: configured robots in config order; ``robot_index`` maps id to position.
+        deceleration_mps2: (R,) constant deceleration, NaN where stopping data are given.
+        stopping_time_s, stopping_distance_m: (R,) measured stopping data, NaN where a
+            deceleration is given.
+        reaction_time_s: (R,) monitor + controller reaction time, seconds (input ages are
+            added per cycle).
+        max_speed_mps, uncertainty_m: (R,) from each robot's config.
+    """
+
+    config: SiteConfig
+    people_zones: ZoneGroup
+    restricted_zones: ZoneGroup
+    envelope_zones: ZoneGroup
+    robots: tuple[RobotConfig, ...]
+    robot_index: dict[str, int]
+    deceleration_mps2: np.ndarray
+    stopping_time_s: np.ndarray
+    stopping_distance_m: np.ndarray
+    reaction_time_s: np.ndarray
+    max_speed_mps: np.ndarray
+    uncertainty_m: np.ndarray
+
+    @property
+    def safety(self) -> SafetyConfig:
+        """The safety parameters."""
+        return self.config.safety
+
+    @property
+    def all_zone_ids(self) -> tuple[str, ...]:
+        """Every zone id in config order."""
+        return tuple(zone.id for zone in self.config.zones)
+
+
+def compile_site(config: SiteConfig) -> CompiledSite:
+    """Pack zones and gather robot parameters into arrays."""
+
+    def of_type(*types: ZoneType) -> ZoneGroup:
+        return ZoneGroup.of([zone for zone in config.zones if zone.type in types])
+
+    robots = tuple(config.robots)
+
+    def robot_values(getter: object) -> np.ndarray:
+        return np.array([getter(robot) for robot in robots], dtype=np.float64)  # type: ignore[operator]
+
+    def or_nan(value: float | None) -> float:
+        return float("nan") if value is None else float(value)
+
+    return CompiledSite(
+        config=config,
+        people_zones=of_type(ZoneType.WARNING, ZoneType.PROTECTIVE),
+        restricted_zones=of_type(ZoneType.RESTRICTED),
+        envelope_zones=of_type(ZoneType.ENVELOPE),
+        robots=robots,
+        robot_index={robot.id: index for index, robot in enumerate(robots)},
+        deceleration_mps2=robot_values(lambda r: or_nan(r.stopping.deceleration_mps2)),
+        stopping_time_s=robot_values(lambda r: or_nan(r.stopping.stopping_time_s)),
+        stopping_distance_m=robot_values(lambda r: or_nan(r.stopping.stopping_distance_m)),
+        reaction_time_s=robot_values(lambda r: config.safety.reaction_time_s + r.reaction_time_s),
+        max_speed_mps=robot_values(lambda r: r.max_speed_mps),
+        uncertainty_m=robot_values(lambda r: r.uncertainty_m),
+    )

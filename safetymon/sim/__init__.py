@@ -1,0 +1,1 @@
+"""Simulated work cells: scripted people and robot motion with ground truth."""
