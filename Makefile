@@ -26,6 +26,8 @@ test: $(STAMP) lint
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_separation.py
+	$(PY) benchmarks/bench_signals.py
+	$(PY) benchmarks/bench_signals_serial.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
