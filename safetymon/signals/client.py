@@ -216,9 +216,10 @@ class SafetyClient:
         now = time.monotonic_ns()
         with self._lock:
             times = [t for t in self._rate_times if now - t <= _RATE_WINDOW_NS]
-        if len(times) < 2 or times[-1] == times[0]:
+        if len(times) < 2 or now == times[0]:
             return 0.0
-        return (len(times) - 1) * 1e9 / (times[-1] - times[0])
+        # measured up to now, so the rate falls when frames stop arriving
+        return (len(times) - 1) * 1e9 / (now - times[0])
 
     def wait_for(self, state: SafetyState, timeout_s: float) -> bool:
         """Poll until the permitted state equals ``state``; False on timeout (for tools/tests)."""
