@@ -146,7 +146,8 @@ class _Collector:
 
     def _add(self, cause: Cause) -> None:
         known = self.causes.get(cause.key)
-        if known is None or (cause.state, -cause.speed_scale) < (known.state, -known.speed_scale):
+        # STOP (0) sorts before SLOW (1); between two SLOWs the lower speed scale is worse
+        if known is None or (cause.state, cause.speed_scale) < (known.state, known.speed_scale):
             self.causes[cause.key] = cause
 
 
@@ -159,6 +160,11 @@ class DecisionEngine:
         self._robot_limits = {robot.id: robot.max_state_age_s for robot in site.robots}
         self._latching_zones = {zone.id for zone in site.config.zones if zone.manual_reset}
         self._speed_limit = site.safety.human_speed_limit_mps
+        envelope_ids = site.envelope_zones.ids
+        self._envelope_column_of_robot = np.array(
+            [envelope_ids.index(r.permitted_zone) if r.permitted_zone else -1 for r in site.robots],
+            dtype=np.int64,
+        )
 
     def initial_memory(self, time_s: float) -> DecisionMemory:
         """Memory at start-up: a STARTUP cause active now (so the monitor starts in STOP)."""
@@ -177,11 +183,12 @@ class DecisionEngine:
         """Decide one cycle. Never raises: an internal error is a STOP (INTERNAL_ERROR)."""
         try:
             return self._step(cycle, memory)
-        except Exception as error:
-            time_s = cycle.time_s if _finite(cycle.time_s) else memory.time_s
+        except Exception as error:  # fail-safe boundary: whatever went wrong, STOP
+            time_s = getattr(cycle, "time_s", None)
+            time_s = max(float(time_s), memory.time_s) if _finite(time_s) else memory.time_s
             found = _Collector(time_s)
             found.stop(Reason.INTERNAL_ERROR, "", f"{type(error).__name__}: {error}")
-            return self._combine(found, replace(memory, time_s=time_s), cycle, None, {})
+            return self._combine(found, replace(memory, time_s=time_s), False, None, {})
 
     # ------------------------------------------------------------------ one cycle
 
@@ -194,7 +201,7 @@ class DecisionEngine:
                 "clock",
                 f"cycle time {time_s} is not finite or runs backwards (last {memory.time_s})",
             )
-            return self._combine(found, memory, cycle, None, {})
+            return self._combine(found, memory, cycle.reset_requested, None, {})
         found = _Collector(time_s)
         camera_age = self._check_cameras(cycle, found)
         robots = self._usable_robots(cycle, found)
@@ -220,7 +227,7 @@ class DecisionEngine:
             separation_slow=slow_robots,
             robot_zone_breach=breaches,
         )
-        return self._combine(found, memory, cycle, closest, occupied)
+        return self._combine(found, memory, cycle.reset_requested, closest, occupied)
 
     def _check_cameras(self, cycle: CycleInput, found: _Collector) -> float:
         """Report stale, faulty or uncalibrated cameras; return the largest frame age (s)."""
@@ -352,30 +359,48 @@ class DecisionEngine:
     def _robot_zones(
         self, links: RobotLinks, memory: DecisionMemory, found: _Collector
     ) -> frozenset[tuple[str, str]]:
-        """Robot links over restricted zones or outside their envelope (with hysteresis)."""
+        """Robot links over restricted zones or outside their envelope (with hysteresis).
+
+        Per (robot, zone) only the worst link matters, so the per-link distances are reduced
+        per robot with NumPy; Python only loops over the robots and zones in breach.
+        """
         site = self.site
         hysteresis = site.safety.hysteresis_m
+        robots = len(site.robots)
         extent = links.link_radius_m + site.uncertainty_m[links.link_robot]
-        breaches: set[tuple[str, str]] = set()
         reach = float(np.max(extent, initial=0.0)) + hysteresis + 0.01
-        restricted = link_zone_signed_distance(site.restricted_zones, links, reach)
-        for column, zone in enumerate(site.restricted_zones.zones):
-            for k in range(links.link_a.shape[0]):
-                robot_id = site.robots[links.link_robot[k]].id
-                slack = hysteresis if (robot_id, zone.id) in memory.robot_zone_breach else 0.0
-                if restricted[k, column] < extent[k] + slack:
-                    breaches.add((robot_id, zone.id))
-        envelope = link_zone_signed_distance(site.envelope_zones, links, np.inf)
-        envelope_column = {zone.id: c for c, zone in enumerate(site.envelope_zones.zones)}
-        for k in range(links.link_a.shape[0]):
-            robot = site.robots[links.link_robot[k]]
-            if robot.permitted_zone is None:
-                continue
-            slack = (
-                hysteresis if (robot.id, robot.permitted_zone) in memory.robot_zone_breach else 0
+        breaches: set[tuple[str, str]] = set()
+
+        restricted_ids = site.restricted_zones.ids
+        # clearance of each robot's worst link to each restricted zone (metres; < 0: over it)
+        clearance = np.full((robots, len(restricted_ids)), np.inf)
+        np.minimum.at(
+            clearance,
+            links.link_robot,
+            link_zone_signed_distance(site.restricted_zones, links, reach) - extent[:, None],
+        )
+        for j, z in zip(*np.nonzero(clearance < hysteresis), strict=True):
+            pair = (site.robots[j].id, restricted_ids[z])
+            if clearance[j, z] < 0.0 or pair in memory.robot_zone_breach:
+                breaches.add(pair)
+
+        envelope_column = {zone_id: c for c, zone_id in enumerate(site.envelope_zones.ids)}
+        if envelope_column and links.link_a.shape[0]:
+            envelope = link_zone_signed_distance(site.envelope_zones, links, np.inf)
+            # how far each robot's worst link reaches out of its envelope (> 0: outside)
+            columns = self._envelope_column_of_robot[links.link_robot]
+            has_envelope = columns >= 0
+            rows = np.flatnonzero(has_envelope)
+            overreach = np.full(robots, -np.inf)
+            np.maximum.at(
+                overreach,
+                links.link_robot[rows],
+                envelope[rows, columns[rows]] + extent[rows],
             )
-            if envelope[k, envelope_column[robot.permitted_zone]] > -(extent[k] + slack):
-                breaches.add((robot.id, robot.permitted_zone))
+            for j in np.flatnonzero(overreach > -hysteresis):
+                pair = (site.robots[j].id, site.robots[j].permitted_zone or "")
+                if overreach[j] > 0.0 or pair in memory.robot_zone_breach:
+                    breaches.add(pair)
         for robot_id, zone_id in sorted(breaches):
             where = "outside its envelope" if zone_id in envelope_column else "over restricted zone"
             found.stop(
@@ -451,7 +476,7 @@ class DecisionEngine:
         self,
         found: _Collector,
         memory: DecisionMemory,
-        cycle: CycleInput,
+        reset_requested: bool,
         closest: ClosestApproach | None,
         occupied: Mapping[str, bool],
     ) -> tuple[Decision, DecisionMemory]:
@@ -462,7 +487,7 @@ class DecisionEngine:
         for key, old in memory.causes.items():
             if key in found.causes:
                 continue
-            latched = old.latched and not cycle.reset_requested
+            latched = old.latched and not reset_requested
             if latched or time_s - old.last_active_s < delay:
                 effective[key] = replace(old, active=False, latched=latched)
         for key, new in found.causes.items():
@@ -493,7 +518,7 @@ class DecisionEngine:
         return decision, replace(memory, time_s=time_s, causes=MappingProxyType(effective))
 
 
-def _finite(value: float) -> bool:
+def _finite(value: object) -> bool:
     try:
         return math.isfinite(float(value))
     except (TypeError, ValueError):

@@ -64,8 +64,9 @@ SITE = {
 FAR = (-30.0, 20.0)  # a person far from everything
 
 
-def make_engine(**safety: object) -> DecisionEngine:
-    data = {**SITE, "safety": {**SITE["safety"], **safety}}
+def make_engine(*, envelope: bool = True, **safety: object) -> DecisionEngine:
+    robot = {**SITE["robots"][0], "permitted_zone": "envelope" if envelope else None}
+    data = {**SITE, "robots": [robot], "safety": {**SITE["safety"], **safety}}
     return DecisionEngine(compile_site(parse_site_config(data)))
 
 
@@ -384,6 +385,51 @@ def test_internal_error_stops_instead_of_raising(engine: DecisionEngine) -> None
     assert decision.state is STOP and Reason.INTERNAL_ERROR in decision.reasons
     decision, _ = engine.step(cycle(3.5), memory)
     assert decision.state is STOP  # held for the restart delay like any cause
+
+
+@pytest.mark.parametrize("garbage", [None, "cycle", CycleInput(time_s="soon")])  # type: ignore[arg-type]
+def test_garbage_cycle_stops_instead_of_raising(engine: DecisionEngine, garbage: object) -> None:
+    memory = running(engine)
+    decision, memory2 = engine.step(garbage, memory)  # type: ignore[arg-type]
+    assert decision.state is STOP and Reason.INTERNAL_ERROR in decision.reasons
+    assert memory2.time_s == memory.time_s
+
+
+def test_worst_of_two_causes_with_one_key_wins() -> None:
+    """Two SLOW causes under one key in one cycle: the lower speed scale is kept."""
+    from safetymon.safety.decision import _Collector
+
+    found = _Collector(1.0)
+    found.slow(Reason.WARNING_ZONE, "z", 0.5, "first")
+    found.slow(Reason.WARNING_ZONE, "z", 0.2, "slower")
+    found.slow(Reason.WARNING_ZONE, "z", 0.7, "faster")
+    assert found.causes[(Reason.WARNING_ZONE, "z")].speed_scale == 0.2
+    found.stop(Reason.WARNING_ZONE, "z", "stop wins")
+    found.slow(Reason.WARNING_ZONE, "z", 0.1, "after stop")
+    assert found.causes[(Reason.WARNING_ZONE, "z")].state is STOP
+
+
+def test_robot_zone_hysteresis() -> None:
+    """A link hovering at a restricted zone's edge within the hysteresis band stays a breach."""
+    engine = make_engine(envelope=False, restart_delay_s=0.0)
+    memory = running(engine)
+    edge = 1.2 - 0.08 - 0.02  # walkway starts at x=1.2; tip radius 0.08 + Z_r 0.02
+    states = []
+    for k, x in enumerate([edge - 0.01, edge + 0.01, edge - 0.05, edge - 0.09, edge - 0.11]):
+        decision, memory = engine.step(cycle(3 + 0.01 * k, robots=(arm(tip=(x, 0, 0.8)),)), memory)
+        states.append(decision.state)
+    assert states == [RUN, STOP, STOP, STOP, RUN]
+
+
+def test_robot_envelope_hysteresis() -> None:
+    engine = make_engine(restart_delay_s=0.0)
+    memory = running(engine)
+    edge = 1.0 - 0.08 - 0.02  # envelope ends at y=1
+    states = []
+    for k, y in enumerate([edge - 0.01, edge + 0.01, edge - 0.05, edge - 0.09, edge - 0.11]):
+        decision, memory = engine.step(cycle(3 + 0.01 * k, robots=(arm(tip=(0, y, 0.8)),)), memory)
+        states.append(decision.state)
+    assert states == [RUN, STOP, STOP, STOP, RUN]
 
 
 def test_malformed_person_batch_stops(engine: DecisionEngine) -> None:
