@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -14,3 +15,16 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 def repo() -> Path:
     """The repository root."""
     return REPO
+
+
+def require_optional(available: bool, what: str) -> None:
+    """Skip a test whose optional part (extra package, browser) is missing here.
+
+    CI sets ``SAFETYMON_REQUIRE_OPTIONAL=1`` and installs every optional part, so there a
+    missing part fails the test instead of skipping it.
+    """
+    if available:
+        return
+    if os.environ.get("SAFETYMON_REQUIRE_OPTIONAL") == "1":
+        pytest.fail(f"{what} is required (SAFETYMON_REQUIRE_OPTIONAL=1) but not available")
+    pytest.skip(f"{what} is not available here")
