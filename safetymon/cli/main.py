@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "safetymon.cli.calc_cmd",
     "safetymon.cli.simulate_cmd",
     "safetymon.cli.signals_cmd",
+    "safetymon.cli.robot_cmd",
 )
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, Tag, model_validator
 
 from safetymon.config.base import StrictModel
 from safetymon.config.zones import IDENTIFIER_PATTERN
+
+Vector3 = tuple[float, float, float]
 
 
 class StoppingConfig(StrictModel):
@@ -42,6 +46,159 @@ class StoppingConfig(StrictModel):
         return self
 
 
+class BasePose(StrictModel):
+    """Pose of a robot's base frame in the floor frame (metres, radians about z, z up)."""
+
+    x_m: float = Field(0.0, description="Base origin x on the floor, metres.")
+    y_m: float = Field(0.0, description="Base origin y on the floor, metres.")
+    z_m: float = Field(0.0, description="Base origin height above the floor, metres.")
+    yaw_rad: float = Field(0.0, description="Base rotation about the floor z axis, radians.")
+
+
+class CapsulesGeometry(StrictModel):
+    """The state messages carry the link capsules directly (endpoints in the base frame)."""
+
+    kind: Literal["capsules"] = "capsules"
+    links: int | None = Field(
+        None, ge=1, le=256, description="Expected number of links per message (any if unset)."
+    )
+
+
+class DhJoint(StrictModel):
+    """One Denavit-Hartenberg row (metres, radians). The joint variable adds to theta or d."""
+
+    a_m: float = Field(0.0, description="Link length a, metres.")
+    alpha_rad: float = Field(0.0, description="Link twist alpha, radians.")
+    d_m: float = Field(0.0, description="Link offset d, metres.")
+    theta_rad: float = Field(0.0, description="Joint angle offset theta, radians.")
+    type: Literal["revolute", "prismatic"] = Field("revolute", description="Joint type.")
+    min: float | None = Field(None, description="Lower joint limit (rad or m), or none.")
+    max: float | None = Field(None, description="Upper joint limit (rad or m), or none.")
+    radius_m: float | None = Field(
+        None, gt=0.0, description="Capsule radius of this link, metres (default: robot's)."
+    )
+
+    @model_validator(mode="after")
+    def _limits(self) -> DhJoint:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        return self
+
+
+class FrameCapsule(StrictModel):
+    """An extra capsule (tool, payload, cable) fixed to a kinematic frame, metres."""
+
+    frame: str = Field(
+        description="DH: frame index as text, '0' = base .. 'n' = flange; URDF: link name."
+    )
+    a: Vector3 = Field(description="First axis endpoint in that frame, metres.")
+    b: Vector3 = Field(description="Second axis endpoint in that frame, metres.")
+    radius_m: float = Field(gt=0.0, description="Capsule radius, metres.")
+
+
+class DhGeometry(StrictModel):
+    """A serial chain given by DH rows; messages carry one joint position per row.
+
+    Capsules: per row, the two chain segments (along z by d, then along x by a for the
+    standard convention; x by a then z by d for the modified one), statically zero-length
+    segments left out, plus ``extra_capsules``.
+    """
+
+    kind: Literal["dh"]
+    convention: Literal["standard", "modified"] = Field(
+        "standard", description="standard (distal) or modified (Craig, proximal) DH."
+    )
+    joints: list[DhJoint] = Field(min_length=1, max_length=64, description="DH rows, base out.")
+    extra_capsules: list[FrameCapsule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _frames(self) -> DhGeometry:
+        for index, capsule in enumerate(self.extra_capsules):
+            if not capsule.frame.isdigit() or int(capsule.frame) > len(self.joints):
+                raise ValueError(
+                    f"extra_capsules[{index}].frame: {capsule.frame!r} is not a frame index "
+                    f"0..{len(self.joints)}"
+                )
+        return self
+
+
+class UrdfGeometry(StrictModel):
+    """A URDF model; messages carry one position per movable joint (``joint_names`` order).
+
+    Capsules: ``capsules`` if given, else one per joint from the parent link's origin to the
+    child link's origin with the robot's ``link_radius_m``.
+    """
+
+    kind: Literal["urdf"]
+    path: str = Field(
+        min_length=1, description="URDF file; relative paths are relative to the site file."
+    )
+    base_link: str | None = Field(None, description="Base link name (default: the URDF root).")
+    joint_names: list[str] | None = Field(
+        None, description="Joint order of the messages (default: movable joints in file order)."
+    )
+    capsules: list[FrameCapsule] = Field(default_factory=list)
+
+
+RobotGeometry = Annotated[CapsulesGeometry | DhGeometry | UrdfGeometry, Field(discriminator="kind")]
+
+
+class _StateInputBase(StrictModel):
+    clock: Literal["receiver", "shared_monotonic"] = Field(
+        "receiver",
+        description=(
+            "receiver: a state's age counts from its arrival (transport latency not counted); "
+            "shared_monotonic: the sender stamps capture_time_s with this host's "
+            "CLOCK_MONOTONIC (same machine), so latency counts."
+        ),
+    )
+    future_tolerance_s: float = Field(
+        0.005,
+        ge=0.0,
+        le=1.0,
+        description="shared_monotonic: capture times this far ahead of arrival are accepted.",
+    )
+    max_consecutive_rejections: int = Field(
+        5, ge=1, le=10_000, description="This many rejected messages in a row is a fault."
+    )
+
+
+class ZmqStateInputConfig(_StateInputBase):
+    """Robot state as JSON over ZeroMQ PUB/SUB (frames: topic, JSON message)."""
+
+    kind: Literal["zmq"] = "zmq"
+    endpoint: str = Field(
+        "tcp://127.0.0.1:5570",
+        description="ZeroMQ endpoint, tcp://HOST:PORT or ipc://PATH.",
+        pattern=r"^(tcp://[^\s]+:[0-9]+|ipc://[^\s]+)$",
+    )
+    bind: bool = Field(
+        False, description="Bind the SUB socket (default: connect to the controller's PUB)."
+    )
+    topic: str = Field("robot_state", max_length=255, description="Subscription topic.")
+
+
+class SerialStateInputConfig(_StateInputBase):
+    """Robot state as newline-delimited JSON on a serial port."""
+
+    kind: Literal["serial"]
+    port: str = Field(min_length=1, description="Serial port or pyserial URL.")
+    baudrate: int = Field(115200, gt=0, le=4_000_000, description="Baud rate, bit/s.")
+
+
+def _input_kind(value: Any) -> Any:
+    """``kind`` of a state input; a mapping without one is the default ZeroMQ input."""
+    if isinstance(value, dict):
+        return value.get("kind", "zmq")
+    return getattr(value, "kind", None)
+
+
+StateInputConfig = Annotated[
+    Annotated[ZmqStateInputConfig, Tag("zmq")] | Annotated[SerialStateInputConfig, Tag("serial")],
+    Discriminator(_input_kind),
+]
+
+
 class RobotConfig(StrictModel):
     """One robot of the cell. Its link geometry arrives at run time in its state messages."""
 
@@ -64,4 +221,15 @@ class RobotConfig(StrictModel):
     )
     permitted_zone: str | None = Field(
         None, description="Zone id the whole robot must stay inside, or none."
+    )
+    base_pose: BasePose = Field(
+        default_factory=BasePose,
+        description="Base pose on the floor used when a state message carries none.",
+    )
+    geometry: RobotGeometry = Field(
+        default_factory=CapsulesGeometry,
+        description="How link capsules follow from a state message: capsules, dh or urdf.",
+    )
+    state_input: StateInputConfig = Field(
+        default_factory=ZmqStateInputConfig, description="Where state messages arrive."
     )

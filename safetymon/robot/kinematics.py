@@ -1,0 +1,272 @@
+"""Forward kinematics of serial chains: link capsules in the robot base frame.
+
+Two chain models share one interface (``KinematicChain``):
+
+- ``DhChain``: Denavit-Hartenberg rows (standard or modified), plain NumPy (a 4x4 product
+  per row needs no library).
+- ``UrdfChain``: a URDF file, evaluated with pytransform3d's ``UrdfTransformManager``
+  (which silently clips joint values to their limits, so limits are checked here first).
+
+Units: metres and radians (prismatic joints: metres). Capsules are (a, b) axis endpoints in
+the robot base frame; the caller moves them to the floor frame.
+"""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from safetymon.config.robots import DhGeometry, UrdfGeometry
+
+
+class KinematicsError(ValueError):
+    """Joint values that the chain cannot evaluate (count, limits, non-finite)."""
+
+
+class KinematicChain(Protocol):
+    """A chain mapping joint positions to link capsules in the base frame."""
+
+    joint_count: int
+    radius_m: np.ndarray  # (L,) capsule radii, metres
+    lower: np.ndarray  # (J,) lower joint limits, rad or m (-inf: none)
+    upper: np.ndarray  # (J,) upper joint limits, rad or m (+inf: none)
+
+    def capsules(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(L, 3) capsule endpoints a and b in the base frame, metres."""
+        ...
+
+    def check(self, q: np.ndarray) -> None:
+        """Raise ``KinematicsError`` naming the joint if ``q`` cannot be evaluated."""
+        ...
+
+    def clamp_inside(self, q: np.ndarray) -> np.ndarray:
+        """``q`` clipped to the joint limits (used for finite-difference probes only)."""
+        ...
+
+
+def _check_limits(q: np.ndarray, names: list[str], lower: np.ndarray, upper: np.ndarray) -> None:
+    if q.shape != lower.shape:
+        raise KinematicsError(f"expected {lower.shape[0]} joint positions, got {q.shape[0]}")
+    if not np.all(np.isfinite(q)):
+        raise KinematicsError("joint positions must be finite")
+    bad = np.flatnonzero((q < lower) | (q > upper))
+    if bad.size:
+        i = int(bad[0])
+        raise KinematicsError(
+            f"joint {names[i]} = {q[i]:.6g} outside its limits [{lower[i]:.6g}, {upper[i]:.6g}]"
+        )
+
+
+class DhChain:
+    """Forward kinematics of a DH chain (plain NumPy).
+
+    Frames 0 (base) .. n (flange). Per row the chain runs along two segments: standard DH
+    z_{i-1} by d then x_i by a; modified DH x_{i-1} by a then z_i by d. Each segment whose
+    length is statically zero (fixed d or a of 0) is left out; the rest are capsules with the
+    row's radius. ``extra_capsules`` are attached to their frame.
+    """
+
+    def __init__(self, geometry: DhGeometry, default_radius_m: float) -> None:
+        """Compile the rows into arrays."""
+        rows = geometry.joints
+        self.modified = geometry.convention == "modified"
+        self.joint_count = len(rows)
+        self.names = [f"{i + 1}" for i in range(len(rows))]
+        self._a = np.array([r.a_m for r in rows])
+        self._alpha = np.array([r.alpha_rad for r in rows])
+        self._d = np.array([r.d_m for r in rows])
+        self._theta = np.array([r.theta_rad for r in rows])
+        self._prismatic = np.array([r.type == "prismatic" for r in rows])
+        self.lower = np.array([-math.inf if r.min is None else r.min for r in rows])
+        self.upper = np.array([math.inf if r.max is None else r.max for r in rows])
+        # points: P[0] = o_0, P[2i+1] = corner of row i, P[2i+2] = o_{i+1}
+        segments: list[tuple[int, int]] = []
+        radii: list[float] = []
+        for i, row in enumerate(rows):
+            radius = row.radius_m or default_radius_m
+            first = row.a_m if self.modified else row.d_m
+            second = row.d_m if self.modified else row.a_m
+            first_varies = row.type == "prismatic" and not self.modified
+            second_varies = row.type == "prismatic" and self.modified
+            if first != 0.0 or first_varies:
+                segments.append((2 * i, 2 * i + 1))
+                radii.append(radius)
+            if second != 0.0 or second_varies:
+                segments.append((2 * i + 1, 2 * i + 2))
+                radii.append(radius)
+        self._seg = np.array(segments, dtype=np.int64).reshape(-1, 2)
+        self._extra = geometry.extra_capsules
+        radii.extend(c.radius_m for c in self._extra)
+        self.radius_m = np.array(radii, dtype=np.float64)
+        if self.radius_m.size == 0:
+            raise ValueError("the DH chain has no link of non-zero length and no extra capsule")
+
+    def check(self, q: np.ndarray) -> None:
+        """Raise ``KinematicsError`` for a wrong count, non-finite or out-of-limit value."""
+        _check_limits(q, self.names, self.lower, self.upper)
+
+    def clamp_inside(self, q: np.ndarray) -> np.ndarray:
+        """``q`` clipped to the limits."""
+        return np.clip(q, self.lower, self.upper)
+
+    def frames(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Frame transforms (n+1, 4, 4) base→frame i, and chain points (2n+1, 3), metres."""
+        n = self.joint_count
+        theta = self._theta + np.where(self._prismatic, 0.0, q)
+        d = self._d + np.where(self._prismatic, q, 0.0)
+        ct, st = np.cos(theta), np.sin(theta)
+        ca, sa = np.cos(self._alpha), np.sin(self._alpha)
+        transforms = np.empty((n + 1, 4, 4))
+        transforms[0] = np.eye(4)
+        points = np.empty((2 * n + 1, 3))
+        points[0] = 0.0
+        for i in range(n):
+            a = self._a[i]
+            if self.modified:  # Rx(alpha) Tx(a) Rz(theta) Tz(d)
+                step = np.array(
+                    [
+                        [ct[i], -st[i], 0.0, a],
+                        [st[i] * ca[i], ct[i] * ca[i], -sa[i], -sa[i] * d[i]],
+                        [st[i] * sa[i], ct[i] * sa[i], ca[i], ca[i] * d[i]],
+                        [0.0, 0.0, 0.0, 1.0],
+                    ]
+                )
+                corner = transforms[i] @ np.array([a, 0.0, 0.0, 1.0])
+            else:  # Rz(theta) Tz(d) Tx(a) Rx(alpha)
+                step = np.array(
+                    [
+                        [ct[i], -st[i] * ca[i], st[i] * sa[i], a * ct[i]],
+                        [st[i], ct[i] * ca[i], -ct[i] * sa[i], a * st[i]],
+                        [0.0, sa[i], ca[i], d[i]],
+                        [0.0, 0.0, 0.0, 1.0],
+                    ]
+                )
+                corner = transforms[i] @ np.array([0.0, 0.0, d[i], 1.0])
+            transforms[i + 1] = transforms[i] @ step
+            points[2 * i + 1] = corner[:3]
+            points[2 * i + 2] = transforms[i + 1][:3, 3]
+        return transforms, points
+
+    def capsules(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(L, 3) capsule endpoints a, b in the base frame, metres."""
+        transforms, points = self.frames(np.asarray(q, dtype=np.float64))
+        a = points[self._seg[:, 0]]
+        b = points[self._seg[:, 1]]
+        if self._extra:
+            a = np.vstack([a, *(_apply(transforms[int(c.frame)], c.a) for c in self._extra)])
+            b = np.vstack([b, *(_apply(transforms[int(c.frame)], c.b) for c in self._extra)])
+        return a, b
+
+
+def _apply(transform: np.ndarray, point: tuple[float, ...]) -> np.ndarray:
+    return transform[:3, :3] @ np.asarray(point) + transform[:3, 3]
+
+
+class UrdfChain:
+    """Forward kinematics of a URDF model with pytransform3d (meshes are not loaded).
+
+    Default capsules: one per joint (file order), parent link origin → child link origin,
+    with the robot's default radius; zero-length ones are kept as spheres.
+    """
+
+    def __init__(self, geometry: UrdfGeometry, default_radius_m: float, base_dir: Path) -> None:
+        """Load and check the URDF.
+
+        Raises:
+            ValueError: unreadable file, XML error, unknown base link / joint / capsule link.
+        """
+        try:  # import cost only when a URDF robot is configured
+            from pytransform3d.urdf import UrdfTransformManager
+        except ImportError as error:
+            raise ValueError(f"geometry kind urdf needs pytransform3d: {error}") from None
+
+        path = Path(geometry.path)
+        path = path if path.is_absolute() else base_dir / path
+        try:
+            text = path.read_text(encoding="utf-8")
+            root = ET.fromstring(text)
+        except (OSError, ET.ParseError) as error:
+            raise ValueError(f"geometry.path: cannot read URDF {str(path)!r}: {error}") from None
+        joints = [
+            (j.get("name", ""), j.get("type", ""), j.find("parent"), j.find("child"))
+            for j in root.findall("joint")
+        ]
+        edges = [
+            (name, kind, p.get("link", ""), c.get("link", ""))
+            for name, kind, p, c in joints
+            if p is not None and c is not None
+        ]
+        children = {child for *_, child in edges}
+        links = [link.get("name", "") for link in root.findall("link")]
+        roots = [link for link in links if link not in children]
+        base = geometry.base_link or (roots[0] if len(roots) == 1 else None)
+        if base is None or base not in links:
+            raise ValueError(
+                f"geometry.base_link: {geometry.base_link!r} is not one root link of {links}"
+            )
+        movable = [n for n, kind, *_ in edges if kind in ("revolute", "continuous", "prismatic")]
+        self.names = list(geometry.joint_names) if geometry.joint_names else movable
+        unknown = [name for name in self.names if name not in movable]
+        if unknown or not self.names:
+            raise ValueError(f"geometry.joint_names: {unknown or self.names} not in {movable}")
+        self._tm = UrdfTransformManager(strict_check=True, check=False)
+        try:
+            self._tm.load_urdf(text)
+        except Exception as error:  # pytransform3d raises its own UrdfException and others
+            raise ValueError(f"geometry.path: URDF {str(path)!r} not usable: {error}") from None
+        limits = [self._tm.get_joint_limits(name) for name in self.names]
+        self.lower = np.array([lo for lo, _ in limits], dtype=np.float64)
+        self.upper = np.array([hi for _, hi in limits], dtype=np.float64)
+        self.joint_count = len(self.names)
+        self._base = base
+        for capsule in geometry.capsules:
+            if capsule.frame not in links:
+                raise ValueError(f"geometry.capsules: no link named {capsule.frame!r}")
+        zero = (0.0, 0.0, 0.0)
+        # each capsule: (link of a, a in that link, link of b, b in that link)
+        self._ends: list[tuple[str, tuple[float, ...], str, tuple[float, ...]]] = (
+            [(c.frame, c.a, c.frame, c.b) for c in geometry.capsules]
+            if geometry.capsules
+            else [(parent, zero, child, zero) for *_, parent, child in edges]
+        )
+        radii = (
+            [c.radius_m for c in geometry.capsules]
+            if geometry.capsules
+            else [default_radius_m] * len(edges)
+        )
+        self.radius_m = np.array(radii, dtype=np.float64)
+        if self.radius_m.size == 0:
+            raise ValueError("geometry: the URDF has no joint and no capsules are given")
+        self.capsules(self.clamp_inside(np.zeros(self.joint_count)))  # fails now, not later
+
+    def check(self, q: np.ndarray) -> None:
+        """Raise ``KinematicsError`` for a wrong count, non-finite or out-of-limit value."""
+        _check_limits(q, self.names, self.lower, self.upper)
+
+    def clamp_inside(self, q: np.ndarray) -> np.ndarray:
+        """``q`` clipped to the limits."""
+        return np.clip(q, self.lower, self.upper)
+
+    def capsules(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(L, 3) capsule endpoints a, b in the base link's frame, metres."""
+        for name, value in zip(self.names, np.asarray(q, dtype=np.float64), strict=True):
+            self._tm.set_joint(name, float(value))
+        cache: dict[str, np.ndarray] = {}
+        for link in {end for a_link, _, b_link, _ in self._ends for end in (a_link, b_link)}:
+            cache[link] = self._tm.get_transform(link, self._base)
+        a = np.array([_apply(cache[link], point) for link, point, _, _ in self._ends])
+        b = np.array([_apply(cache[link], point) for _, _, link, point in self._ends])
+        return a, b
+
+
+def build_chain(
+    geometry: DhGeometry | UrdfGeometry, default_radius_m: float, base_dir: Path
+) -> KinematicChain:
+    """The chain model for a ``dh`` or ``urdf`` geometry config."""
+    if isinstance(geometry, DhGeometry):
+        return DhChain(geometry, default_radius_m)
+    return UrdfChain(geometry, default_radius_m, base_dir)

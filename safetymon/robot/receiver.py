@@ -1,0 +1,237 @@
+"""Receiver threads feeding a ``RobotStateStore``: ZeroMQ SUB and newline-delimited serial.
+
+Each receiver stamps every message with ``time.monotonic()`` on arrival and hands it to the
+store. A receiver that fails at run time (socket error, serial port gone) marks its robots
+with a source fault in the store (a STOP cause) and ends; opening failures raise at start
+(refuse to start).
+
+ZeroMQ wire form: two frames, ``[topic, JSON]`` (subscription on the topic frame). Serial wire
+form: one JSON message per line, ``\\n``-terminated, UTF-8.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+import serial
+import zmq
+
+from safetymon.config.robots import SerialStateInputConfig, ZmqStateInputConfig
+from safetymon.robot.messages import MAX_MESSAGE_BYTES
+from safetymon.robot.store import Rejection, RobotStateStore
+
+POLL_S = 0.05
+
+
+class _ReceiverThread:
+    """Common start/stop of a receiver thread."""
+
+    name = "safetymon-robot-rx"
+
+    def __init__(self, store: RobotStateStore, robot_ids: Sequence[str]) -> None:
+        self.store = store
+        self.robot_ids = tuple(robot_ids)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._guarded, name=self.name, daemon=True)
+        self.error: str | None = None
+        self._started = False
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._started = True
+        self._thread.start()
+
+    def close(self, timeout_s: float = 2.0) -> None:
+        """Stop the thread and release the port or socket."""
+        self._stop.set()
+        if not self._started:
+            self._release()
+        elif self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    @property
+    def alive(self) -> bool:
+        """Whether the thread is running."""
+        return self._thread.is_alive()
+
+    def __enter__(self) -> _ReceiverThread:
+        """Start on entering a ``with`` block."""
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Close on leaving it."""
+        self.close()
+
+    def _guarded(self) -> None:
+        try:
+            self._run()
+        except Exception as error:  # any failure must surface as a fault, never vanish
+            self.error = f"{type(error).__name__}: {error}"
+            self.store.set_source_fault(self.robot_ids, f"{self.name} failed: {self.error}")
+        finally:
+            self._release()
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        raise NotImplementedError
+
+
+class ZmqStateReceiver(_ReceiverThread):
+    """Subscribe to robot state messages on a ZeroMQ endpoint.
+
+    Args:
+        store: where accepted states go.
+        config: endpoint, connect or bind, topic.
+        robot_ids: robots served by this endpoint (messages for others: ``unknown_robot``).
+        context: ZeroMQ context (default: the process's shared instance).
+
+    Raises:
+        OSError: the endpoint cannot be bound or connected.
+    """
+
+    name = "safetymon-robot-zmq"
+
+    def __init__(
+        self,
+        store: RobotStateStore,
+        config: ZmqStateInputConfig,
+        robot_ids: Sequence[str],
+        context: zmq.Context | None = None,
+    ) -> None:
+        """Open the SUB socket now so that a bad endpoint fails before the thread starts."""
+        super().__init__(store, robot_ids)
+        self.config = config
+        self._sock = (context or zmq.Context.instance()).socket(zmq.SUB)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        self._sock.setsockopt(zmq.RCVHWM, 1000)
+        self._sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES + 1024)
+        self._sock.setsockopt(zmq.SUBSCRIBE, config.topic.encode())
+        try:
+            if config.bind:
+                self._sock.bind(config.endpoint)
+            else:
+                self._sock.connect(config.endpoint)
+        except zmq.ZMQError as error:
+            self._sock.close(0)
+            raise OSError(f"state_input.endpoint {config.endpoint!r}: {error}") from error
+        self.endpoint: str = (
+            self._sock.getsockopt_string(zmq.LAST_ENDPOINT) if config.bind else config.endpoint
+        )
+
+    def _run(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self._sock, zmq.POLLIN)
+        topic = self.config.topic.encode()
+        while not self._stop.is_set():
+            if not poller.poll(POLL_S * 1000):
+                continue
+            while True:
+                try:
+                    frames = self._sock.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                arrival = time.monotonic()
+                if len(frames) != 2 or frames[0] != topic:
+                    self.store.reject(
+                        self.robot_ids,
+                        Rejection.MALFORMED,
+                        f"expected 2 frames [topic, JSON], got {len(frames)}",
+                    )
+                    continue
+                self.store.submit(frames[1], arrival, self.robot_ids)
+
+    def _release(self) -> None:
+        self._sock.close(0)
+
+
+class SerialStateReceiver(_ReceiverThread):
+    """Read newline-delimited JSON robot states from a serial port (pyserial).
+
+    Args:
+        store: where accepted states go.
+        config: port (name or pyserial URL) and baud rate.
+        robot_ids: robots served by this port.
+
+    Raises:
+        OSError: the port cannot be opened.
+    """
+
+    name = "safetymon-robot-serial"
+
+    def __init__(
+        self, store: RobotStateStore, config: SerialStateInputConfig, robot_ids: Sequence[str]
+    ) -> None:
+        """Open the port now so that a missing port fails before the thread starts."""
+        super().__init__(store, robot_ids)
+        self.config = config
+        try:
+            self._port = serial.serial_for_url(
+                config.port, baudrate=config.baudrate, timeout=POLL_S
+            )
+        except (serial.SerialException, ValueError) as error:
+            raise OSError(f"state_input.port {config.port!r}: {error}") from error
+
+    def _run(self) -> None:
+        pending = bytearray()
+        while not self._stop.is_set():
+            chunk = self._port.read(max(1, self._port.in_waiting))
+            arrival = time.monotonic()
+            if not chunk:
+                continue
+            pending += chunk
+            while (end := pending.find(b"\n")) >= 0:
+                line = bytes(pending[:end]).rstrip(b"\r")
+                del pending[: end + 1]
+                if line:
+                    self.store.submit(line, arrival, self.robot_ids)
+            if len(pending) > MAX_MESSAGE_BYTES:
+                self.store.reject(
+                    self.robot_ids,
+                    Rejection.MALFORMED,
+                    f"line longer than {MAX_MESSAGE_BYTES} bytes",
+                )
+                pending.clear()
+
+    def _release(self) -> None:
+        self._port.close()
+
+
+def start_receivers(
+    store: RobotStateStore,
+    configs: Sequence[tuple[str, ZmqStateInputConfig | SerialStateInputConfig]],
+) -> list[_ReceiverThread]:
+    """Open one receiver per distinct input (robots sharing an endpoint or port share one).
+
+    Raises:
+        OSError: an input cannot be opened (receivers opened so far are closed again).
+    """
+    groups: dict[tuple[str, str, str], list[tuple[str, object]]] = {}
+    for robot_id, config in configs:
+        key = (
+            (config.endpoint, str(config.bind), config.topic)
+            if isinstance(config, ZmqStateInputConfig)
+            else (config.kind, config.port, "")
+        )
+        groups.setdefault(key, []).append((robot_id, config))
+    receivers: list[_ReceiverThread] = []
+    try:
+        for members in groups.values():
+            ids = [robot_id for robot_id, _ in members]
+            first = members[0][1]
+            if isinstance(first, ZmqStateInputConfig):
+                receivers.append(ZmqStateReceiver(store, first, ids))
+            else:
+                assert isinstance(first, SerialStateInputConfig)
+                receivers.append(SerialStateReceiver(store, first, ids))
+    except OSError:
+        for receiver in receivers:
+            receiver.close()
+        raise
+    for receiver in receivers:
+        receiver.start()
+    return receivers

@@ -1,0 +1,309 @@
+"""Thread-safe store of the newest valid state of each robot, with rejection counters.
+
+Receivers (``receiver.py``) call ``submit(raw, arrival_s)``; the monitor loop calls
+``snapshot(robot_id, now_s)`` once per cycle. All times are monotonic seconds.
+
+Clock (per robot, ``state_input.clock``):
+
+- ``receiver`` (default): the state's time is its arrival time. Age counts from arrival, so
+  transport latency is not counted: conservative only while latency is small against
+  ``max_state_age_s`` (a local network, a serial line). ``capture_time_s`` is then only used
+  for ordering and for velocity differencing; "too old" and "from the future" cannot be
+  judged across two clocks and are not checked.
+- ``shared_monotonic``: the sender stamps ``capture_time_s`` with this host's
+  CLOCK_MONOTONIC (``time.monotonic()``, same machine). The state's time is its capture
+  time, so latency counts; a message older than ``max_state_age_s`` on arrival is rejected
+  as ``too_old``, one more than ``future_tolerance_s`` ahead as ``from_future``.
+
+A rejected message is counted and ignored: the previous valid state simply ages. A robot
+reports a fault (the decision's ROBOT_STATE_INVALID) when its last
+``max_consecutive_rejections`` messages were all rejected, when its newest state's velocity
+is unknown (first state without velocities: nothing to difference yet), or when its
+receiver failed.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+
+from safetymon.config.robots import RobotConfig
+from safetymon.robot.geometry import FloorCapsules, RobotModel, difference_velocity
+from safetymon.robot.messages import MessageError, RobotStateMessage, parse_message
+from safetymon.safety.inputs import RobotSnapshot
+
+
+class Rejection(str, Enum):
+    """Why a state message was rejected (the counter keys)."""
+
+    MALFORMED = "malformed"  # not UTF-8 JSON, not an object, too large, bad framing
+    SCHEMA = "schema"  # a field missing, of the wrong type or out of range
+    NON_FINITE = "non_finite"  # NaN, Infinity or an overflowing number anywhere
+    UNKNOWN_ROBOT = "unknown_robot"  # robot_id not configured (or not served by the source)
+    OUT_OF_ORDER = "out_of_order"  # sequence or capture time not increasing
+    TOO_OLD = "too_old"  # shared_monotonic: older than max_state_age_s on arrival
+    FROM_FUTURE = "from_future"  # shared_monotonic: capture time ahead of arrival
+    GEOMETRY = "geometry"  # does not fit the configured geometry (joint count, limits, ...)
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """Outcome of one ``submit``: accepted, or the rejection kind with a detail."""
+
+    accepted: bool
+    robot_id: str | None
+    rejection: Rejection | None = None
+    detail: str = ""
+
+
+@dataclass
+class _RobotState:
+    """Mutable per-robot bookkeeping, guarded by the store's lock."""
+
+    config: RobotConfig
+    model: RobotModel
+    sequence: int = -1
+    capture_s: float = -math.inf
+    state_time_s: float = -math.inf  # arrival (receiver clock) or capture (shared clock)
+    capsules: FloorCapsules | None = None
+    velocity_fault: str | None = None
+    consecutive_rejections: int = 0
+    last_rejection: str = ""
+    source_fault: str | None = None
+    accepted: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    compute_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass(frozen=True)
+class StoreCounters:
+    """Counts since start: accepted messages, and rejected ones by kind (all and per robot)."""
+
+    accepted: int
+    rejected: dict[str, int]
+    per_robot: dict[str, dict[str, int]]
+
+    @property
+    def rejected_total(self) -> int:
+        """All rejected messages."""
+        return sum(self.rejected.values())
+
+
+class RobotStateStore:
+    """Newest valid state per configured robot; ``submit`` and ``snapshot`` are thread-safe.
+
+    Args:
+        robots: the site's robots.
+        base_dir: folder for relative URDF paths (the site file's folder).
+
+    Raises:
+        ValueError: a robot's configured kinematics cannot be built (refuse to start).
+    """
+
+    def __init__(self, robots: Sequence[RobotConfig], base_dir: Path | str = ".") -> None:
+        """Build each robot's geometry model."""
+        self._lock = threading.Lock()
+        self._robots: dict[str, _RobotState] = {}
+        for index, robot in enumerate(robots):
+            try:
+                model = RobotModel(robot, base_dir)
+            except ValueError as error:
+                raise ValueError(f"robots[{index}] ({robot.id}): {error}") from None
+            self._robots[robot.id] = _RobotState(robot, model)
+        self._rejected: Counter[str] = Counter()
+        self._accepted = 0
+
+    @property
+    def robot_ids(self) -> tuple[str, ...]:
+        """The configured robot ids."""
+        return tuple(self._robots)
+
+    def submit(
+        self, raw: bytes | str, arrival_s: float, source_robots: Iterable[str] | None = None
+    ) -> SubmitResult:
+        """Check one wire message that arrived at monotonic ``arrival_s`` and keep it if valid.
+
+        ``source_robots``: the robots the calling receiver serves; a message naming another
+        robot is ``unknown_robot``, and with exactly one robot an unparseable message counts
+        against that robot's consecutive rejections.
+        """
+        served = None if source_robots is None else tuple(source_robots)
+        try:
+            message = parse_message(raw)
+        except MessageError as error:
+            return self.reject(served, Rejection(error.kind), error.detail)
+        robot_id = message.robot_id
+        with self._lock:
+            state = self._robots.get(robot_id)
+            if state is None or (served is not None and robot_id not in served):
+                return self._reject_locked(
+                    None, Rejection.UNKNOWN_ROBOT, f"robot_id: {robot_id!r} is not served here"
+                )
+            problem = self._arrival_problem(state, message, arrival_s)
+            if problem is not None:
+                return self._reject_locked(robot_id, *problem)
+        with state.compute_lock:  # FK outside the store lock: snapshot() never waits on it
+            try:
+                capsules = state.model.capsules(message)
+            except MessageError as error:
+                return self._reject(robot_id, Rejection.GEOMETRY, error.detail)
+            except Exception as error:  # a kinematics failure is this message's rejection
+                detail = f"kinematics failed: {type(error).__name__}: {error}"
+                return self._reject(robot_id, Rejection.GEOMETRY, detail)
+        with self._lock:
+            problem = self._arrival_problem(state, message, arrival_s)  # a newer one came in
+            if problem is not None:
+                return self._reject_locked(robot_id, *problem)
+            self._accept_locked(state, message.sequence, message.capture_time_s, capsules)
+            shared = state.config.state_input.clock == "shared_monotonic"
+            state.state_time_s = message.capture_time_s if shared else arrival_s
+            return SubmitResult(True, robot_id)
+
+    @classmethod
+    def _arrival_problem(
+        cls, state: _RobotState, message: RobotStateMessage, arrival_s: float
+    ) -> tuple[Rejection, str] | None:
+        """Ordering, and with a shared clock the age on arrival; None when fine."""
+        order = cls._order_problem(state, message.sequence, message.capture_time_s)
+        if order is not None:
+            return Rejection.OUT_OF_ORDER, order
+        state_input = state.config.state_input
+        if state_input.clock != "shared_monotonic":
+            return None
+        lag = arrival_s - message.capture_time_s
+        limit = state.config.max_state_age_s
+        if lag > limit:
+            return Rejection.TOO_OLD, (
+                f"capture_time_s: {message.capture_time_s} is {lag * 1000:.0f} ms old on "
+                f"arrival (limit {limit * 1000:.0f} ms)"
+            )
+        if -lag > state_input.future_tolerance_s:
+            return Rejection.FROM_FUTURE, (
+                f"capture_time_s: {message.capture_time_s} is {-lag * 1000:.1f} ms ahead of "
+                "this host's monotonic clock"
+            )
+        return None
+
+    @staticmethod
+    def _order_problem(state: _RobotState, sequence: int, capture_s: float) -> str | None:
+        if sequence <= state.sequence:
+            return f"sequence: {sequence} not above the last accepted {state.sequence}"
+        if capture_s <= state.capture_s:
+            return f"capture_time_s: {capture_s} not after the last accepted {state.capture_s}"
+        return None
+
+    def _accept_locked(
+        self, state: _RobotState, sequence: int, capture_s: float, capsules: FloorCapsules
+    ) -> None:
+        """Store a valid state; velocity from the message or by differencing the last one."""
+        previous, previous_capture = state.capsules, state.capture_s
+        state.velocity_fault = None
+        if capsules.vel_a is None:
+            dt = capture_s - previous_capture
+            usable = (
+                previous is not None
+                and previous.a.shape == capsules.a.shape
+                and 0.0 < dt <= state.config.max_state_age_s
+            )
+            if usable:
+                assert previous is not None
+                vel_a, vel_b = difference_velocity(previous, capsules, dt)
+                capsules = FloorCapsules(capsules.a, capsules.b, capsules.radius_m, vel_a, vel_b)
+            else:
+                state.velocity_fault = (
+                    "velocity unknown: the message gives none and no previous state within "
+                    f"{state.config.max_state_age_s * 1000:.0f} ms to difference"
+                )
+        state.sequence, state.capture_s, state.capsules = sequence, capture_s, capsules
+        state.consecutive_rejections = 0
+        state.accepted += 1
+        self._accepted += 1
+
+    def _reject(self, robot_id: str, kind: Rejection, detail: str) -> SubmitResult:
+        with self._lock:
+            return self._reject_locked(robot_id, kind, detail)
+
+    def reject(
+        self, source_robots: Sequence[str] | None, kind: Rejection, detail: str
+    ) -> SubmitResult:
+        """Count a message rejected before it named a robot (bad JSON, bad framing).
+
+        With exactly one robot in ``source_robots`` it counts against that robot's
+        consecutive rejections (the source serves only it).
+        """
+        owner = source_robots[0] if source_robots is not None and len(source_robots) == 1 else None
+        with self._lock:
+            return self._reject_locked(owner, kind, detail)
+
+    def _reject_locked(self, robot_id: str | None, kind: Rejection, detail: str) -> SubmitResult:
+        self._rejected[kind.value] += 1
+        state = self._robots.get(robot_id) if robot_id is not None else None
+        if state is not None:
+            state.rejected[kind.value] += 1
+            state.consecutive_rejections += 1
+            state.last_rejection = f"{kind.value}: {detail}"
+        return SubmitResult(False, robot_id, kind, detail)
+
+    def set_source_fault(self, robot_ids: Iterable[str], detail: str | None) -> None:
+        """Mark (or with None clear) a receiver failure for these robots: a fault while set."""
+        with self._lock:
+            for robot_id in robot_ids:
+                if robot_id in self._robots:
+                    self._robots[robot_id].source_fault = detail
+
+    def snapshot(self, robot_id: str, now_s: float) -> RobotSnapshot:
+        """The robot's newest valid state as seen at monotonic ``now_s``.
+
+        Age = ``now_s`` − state time (arrival or capture, see the module doc), clamped at 0
+        for a shared clock's tolerated future stamps; infinite before the first state.
+
+        Raises:
+            KeyError: ``robot_id`` is not configured.
+        """
+        with self._lock:
+            state = self._robots[robot_id]
+            capsules = state.capsules
+            limit = state.config.state_input.max_consecutive_rejections
+            fault = state.source_fault
+            if fault is None and state.consecutive_rejections >= limit:
+                fault = (
+                    f"last {state.consecutive_rejections} state messages rejected "
+                    f"(newest: {state.last_rejection})"
+                )
+            if fault is None and capsules is not None:
+                fault = state.velocity_fault
+            age = max(0.0, now_s - state.state_time_s)
+        if capsules is None:
+            empty = np.zeros((0, 3))
+            return RobotSnapshot(robot_id, math.inf, empty, empty, np.zeros(0), empty, empty, fault)
+        zeros = np.zeros_like(capsules.a)
+        return RobotSnapshot(
+            robot_id,
+            age,
+            capsules.a,
+            capsules.b,
+            capsules.radius_m,
+            zeros if capsules.vel_a is None else capsules.vel_a,
+            zeros if capsules.vel_b is None else capsules.vel_b,
+            fault,
+        )
+
+    def snapshots(self, now_s: float) -> tuple[RobotSnapshot, ...]:
+        """``snapshot`` of every configured robot (the decision's ``CycleInput.robots``)."""
+        return tuple(self.snapshot(robot_id, now_s) for robot_id in self._robots)
+
+    def counters(self) -> StoreCounters:
+        """A consistent copy of the counters."""
+        with self._lock:
+            per_robot = {
+                robot_id: {"accepted": s.accepted, **dict(s.rejected)}
+                for robot_id, s in self._robots.items()
+            }
+            return StoreCounters(self._accepted, dict(self._rejected), per_robot)
