@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "safetymon.cli.simulate_cmd",
     "safetymon.cli.signals_cmd",
     "safetymon.cli.robot_cmd",
+    "safetymon.cli.calibrate_cmd",
 )
 
 

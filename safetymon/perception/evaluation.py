@@ -100,9 +100,7 @@ def match_boxes(
         iou = iou_matrix(detections, truth_boxes)
         rows, cols = linear_sum_assignment(-iou)
         pairs = [
-            (int(r), int(c))
-            for r, c in zip(rows, cols, strict=True)
-            if iou[r, c] >= iou_threshold
+            (int(r), int(c)) for r, c in zip(rows, cols, strict=True) if iou[r, c] >= iou_threshold
         ]
     matched_truth = {c for _, c in pairs}
     matched_detections = {r for r, _ in pairs}
