@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 from pydantic import Field, field_validator, model_validator
@@ -30,6 +31,40 @@ class CameraConfig(StrictModel):
     )
     max_frame_age_s: float = Field(
         0.2, gt=0.0, description="A newest frame older than this (seconds) is stale: STOP."
+    )
+    reference_image: str | None = Field(
+        None,
+        description=(
+            "Image of this camera's empty cell (commissioning reference) for the foreground "
+            "detector; required when the detector kind includes `foreground`."
+        ),
+    )
+    playback: Literal["realtime", "fast"] = Field(
+        "realtime",
+        description=(
+            "Video files and image globs: `realtime` paces frames at `fps`, `fast` reads them "
+            "as fast as they decode. Live sources ignore it."
+        ),
+    )
+    fps: float | None = Field(
+        None,
+        gt=0.0,
+        le=1000.0,
+        description=(
+            "Frames per second of a video file or image glob (None: the file's own rate, "
+            "10 for image globs); also gives replay time = index / fps."
+        ),
+    )
+    frozen_after_frames: int = Field(
+        25,
+        ge=2,
+        description="This many identical consecutive frames is a frozen camera (fault: STOP).",
+    )
+    reconnect_initial_s: float = Field(
+        0.5, gt=0.0, le=60.0, description="First wait (seconds) before reopening a lost source."
+    )
+    reconnect_max_s: float = Field(
+        10.0, gt=0.0, le=600.0, description="Longest wait (seconds) between reopen attempts."
     )
 
     @field_validator("source")
@@ -66,6 +101,90 @@ class CameraConfig(StrictModel):
         return self
 
 
+class HogConfig(StrictModel):
+    """OpenCV HOG + linear SVM people detector (no model file); pixels of the camera frame."""
+
+    upscale: float = Field(
+        1.4,
+        gt=0.1,
+        le=4.0,
+        description=(
+            "Resize factor applied before detection; the window is 64x128 px, so people "
+            "shorter than about 96/upscale px are missed."
+        ),
+    )
+    win_stride_px: int = Field(8, ge=4, le=32, description="Window step of the scan (px).")
+    padding_px: int = Field(0, ge=0, le=64, description="Padding added around the image (px).")
+    scale_step: float = Field(
+        1.15, gt=1.0, le=2.0, description="Pyramid step between scanned scales (>1)."
+    )
+    hit_threshold: float = Field(
+        0.0, ge=-2.0, le=5.0, description="Minimum SVM margin of a window to count."
+    )
+    group_threshold: int = Field(
+        2, ge=0, le=10, description="Overlapping windows needed to keep a detection."
+    )
+
+
+class ForegroundConfig(StrictModel):
+    """Class-agnostic occupancy by comparison with a fixed reference of the empty cell."""
+
+    process_scale: float = Field(
+        0.5, gt=0.05, le=1.0, description="Resize factor of frame and reference before comparing."
+    )
+    threshold: float = Field(
+        20.0,
+        gt=0.0,
+        lt=255.0,
+        description="Largest per-channel difference (0-255) from the reference that is not "
+        "foreground.",
+    )
+    suppress_shadows: bool = Field(
+        False,
+        description="Drop pixels that look like shadows (darker, same chromaticity). Off by "
+        "default: dark clothing on grey floors passes the same test, and missed legs move "
+        "the foot point.",
+    )
+    shadow_min_ratio: float = Field(
+        0.6,
+        ge=0.0,
+        le=1.0,
+        description="Brightness ratio (frame/reference) above which a darker pixel may be a "
+        "shadow.",
+    )
+    shadow_max_ratio: float = Field(
+        0.95, ge=0.0, le=1.0, description="Brightness ratio below which a pixel may be a shadow."
+    )
+    shadow_chroma_tolerance: float = Field(
+        0.03,
+        ge=0.0,
+        le=1.0,
+        description="Largest change of normalised chromaticity (r, g) of a shadow pixel.",
+    )
+    min_area_px: float = Field(
+        150.0, ge=1.0, description="Smallest blob kept, in full-resolution pixels squared."
+    )
+    close_px: int = Field(
+        5, ge=0, le=51, description="Morphological closing size (processed px) joining a blob."
+    )
+    adapt_rate: float = Field(
+        0.0,
+        ge=0.0,
+        lt=0.1,
+        description="Per-frame blend of the reference toward the frame where nothing is "
+        "foreground (0: fixed reference); areas with foreground never adapt.",
+    )
+
+    @model_validator(mode="after")
+    def _ratios(self) -> ForegroundConfig:
+        if self.shadow_min_ratio > self.shadow_max_ratio:
+            raise ValueError(
+                f"shadow_min_ratio ({self.shadow_min_ratio}) is above shadow_max_ratio "
+                f"({self.shadow_max_ratio})"
+            )
+        return self
+
+
 class DetectorConfig(StrictModel):
     """Which person detector(s) run on every frame."""
 
@@ -76,7 +195,23 @@ class DetectorConfig(StrictModel):
     model: str | None = Field(
         None, description="Model name from models/manifest (yolo and onnx kinds)."
     )
-    confidence: float = Field(0.4, gt=0.0, lt=1.0, description="Minimum detection confidence.")
+    confidence: float = Field(
+        0.4,
+        gt=0.0,
+        lt=1.0,
+        description="Minimum detection confidence of hog, yolo and onnx (foreground: min_area).",
+    )
+    nms_iou: float = Field(
+        0.5,
+        gt=0.0,
+        lt=1.0,
+        description="Overlap (IoU) above which two boxes are one detection (NMS, combining).",
+    )
+    hog: HogConfig = Field(default_factory=HogConfig)
+    foreground: ForegroundConfig = Field(default_factory=ForegroundConfig)
+    onnx_backend: Literal["onnxruntime", "opencv"] = Field(
+        "onnxruntime", description="Runtime of the onnx kind: onnxruntime or OpenCV DNN."
+    )
 
     @field_validator("kind")
     @classmethod
