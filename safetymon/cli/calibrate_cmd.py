@@ -194,7 +194,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     source = floor.add_mutually_exclusive_group(required=True)
     source.add_argument(
-        "--points", type=point_pair, nargs="+", metavar="U,V=X,Y",
+        "--points", type=point_pair, nargs="+", action="extend", metavar="U,V=X,Y",
         help=">= 4 image pixel = floor metres pairs, spread over the floor",
     )  # fmt: skip
     source.add_argument("--aruco", metavar="IMAGE", help="photo of ArUco marker(s) on the floor")
