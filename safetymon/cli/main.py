@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "safetymon.cli.signals_cmd",
     "safetymon.cli.robot_cmd",
     "safetymon.cli.calibrate_cmd",
+    "safetymon.cli.evidence_cmd",
 )
 
 

@@ -9,9 +9,12 @@ from pydantic import Field, field_validator, model_validator
 
 from safetymon.config.base import StrictModel
 from safetymon.config.cameras import CameraConfig, DetectorConfig
+from safetymon.config.evidence import EvidenceConfig
+from safetymon.config.monitor import MonitorConfig
 from safetymon.config.outputs import OutputsConfig
 from safetymon.config.robots import RobotConfig
 from safetymon.config.safety import SafetyConfig
+from safetymon.config.tracking import TrackingConfig
 from safetymon.config.zones import IDENTIFIER_PATTERN, ZoneConfig, ZoneType
 
 
@@ -37,6 +40,9 @@ class SiteConfig(StrictModel):
     zones: list[ZoneConfig] = Field(default_factory=list, description="Floor zones.")
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
+    evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    monitor: MonitorConfig = Field(default_factory=MonitorConfig)
 
     @field_validator("cameras")
     @classmethod
@@ -55,6 +61,17 @@ class SiteConfig(StrictModel):
     def _unique_zones(cls, zones: list[ZoneConfig]) -> list[ZoneConfig]:
         _unique_ids(zones, "zones")
         return zones
+
+    @model_validator(mode="after")
+    def _tracking_speed(self) -> SiteConfig:
+        limit = self.safety.human_speed_limit_mps
+        if self.tracking.max_human_speed_mps > limit:
+            raise ValueError(
+                f"tracking.max_human_speed_mps ({self.tracking.max_human_speed_mps}) exceeds "
+                f"safety.human_speed_limit_mps ({limit}): tracked people would be rejected "
+                "as implausible"
+            )
+        return self
 
     @model_validator(mode="after")
     def _references(self) -> SiteConfig:

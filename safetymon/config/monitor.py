@@ -1,0 +1,39 @@
+"""Configuration of the running monitor process (`monitor:` in a site file)."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from safetymon.config.base import StrictModel
+
+
+class MetricsConfig(StrictModel):
+    """Prometheus metrics endpoint (opt-in)."""
+
+    enabled: bool = Field(False, description="Serve /metrics over HTTP for operations.")
+    host: str = Field(
+        "127.0.0.1", description="Address to bind; loopback unless operations need it remote."
+    )
+    port: int = Field(9108, ge=0, le=65535, description="TCP port (0: any free port).")
+
+    @field_validator("host")
+    @classmethod
+    def _check_host(cls, host: str) -> str:
+        if not host.strip() or any(ch.isspace() for ch in host):
+            raise ValueError(f"not a host address: {host!r}")
+        return host
+
+
+class MonitorConfig(StrictModel):
+    """How the monitor process runs its loops."""
+
+    overrun_factor: float = Field(
+        5.0,
+        gt=1.0,
+        le=100.0,
+        description=(
+            "A decision cycle that starts later than this many periods after the previous "
+            "one is a loop overrun: STOP with LOOP_OVERRUN until cycles are on time again."
+        ),
+    )
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)

@@ -1,0 +1,251 @@
+"""Verification of an evidence database: the hash chain, the numbering, the head and snapshots.
+
+What it proves: every record is exactly as written, none was removed from the middle, none
+was moved, the last record is the head the store recorded, and every snapshot file is the
+one whose SHA-256 was recorded. What it cannot prove on its own: someone with write access
+can rebuild the whole chain (or cut the tail and rewrite the head). Against that, write the
+head hash down elsewhere (``safetymon verify`` prints it) and check later with
+``expect_head``: an anchored hash must still be in the chain.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from safetymon.evidence.canonical import GENESIS_HASH, body_hash, file_sha256
+from safetymon.evidence.reader import iter_records, open_readonly, read_meta
+from safetymon.evidence.records import EPISODE
+from safetymon.evidence.schema import SCHEMA_VERSION
+
+_BODY_KEYS = {"kind", "payload", "prev", "time_utc"}
+_dumps = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The first thing found wrong.
+
+    ``what``: ``edited``, ``deleted``, ``reordered``, ``truncated``, ``snapshot_changed``,
+    ``snapshot_missing``, ``anchor_missing``, ``corrupt``, ``schema``.
+    """
+
+    seq: int | None
+    what: str
+    detail: str
+
+    def __str__(self) -> str:
+        where = f"record #{self.seq}" if self.seq is not None else "database"
+        return f"{where}: {self.what}: {self.detail}"
+
+
+@dataclass
+class VerifyResult:
+    """Outcome of ``verify_store``."""
+
+    path: Path
+    records: int = 0
+    kinds: Counter[str] = field(default_factory=Counter)
+    first_time_utc: str | None = None
+    last_time_utc: str | None = None
+    head_seq: int = 0
+    head_hash: str = GENESIS_HASH
+    first_hash: str | None = None
+    snapshots_checked: int = 0
+    schema_version: int | None = None
+    store_id: str | None = None
+    anchor_seq: int | None = None
+    problem: Problem | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was found wrong."""
+        return self.problem is None
+
+    def summary(self) -> str:
+        """A few human-readable lines."""
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(self.kinds.items())) or "none"
+        lines = [
+            f"{self.path}: {'OK' if self.ok else 'FAILED'}",
+            f"records: {self.records} ({kinds})",
+            f"time: {self.first_time_utc or '-'} .. {self.last_time_utc or '-'}",
+            f"snapshots checked: {self.snapshots_checked}",
+            f"store id: {self.store_id}  schema version: {self.schema_version}",
+            f"head: #{self.head_seq} {self.head_hash}",
+        ]
+        if self.anchor_seq is not None:
+            lines.append(f"expected head found at record #{self.anchor_seq}")
+        if self.problem:
+            lines.append(f"problem: {self.problem}")
+        return "\n".join(lines)
+
+
+def _hash_location(conn: sqlite3.Connection, digest: str) -> int | None:
+    row = conn.execute("SELECT seq FROM records WHERE hash = ? LIMIT 1", (digest,)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _check_snapshots(payload: Any, db_dir: Path, result: VerifyResult) -> tuple[str, str] | None:
+    for snap in payload.get("snapshots", []) if isinstance(payload, dict) else []:
+        path = db_dir / str(snap.get("file", ""))
+        if not path.is_file():
+            return "snapshot_missing", f"camera {snap.get('camera_id')!r}: {path} is missing"
+        digest = file_sha256(path)
+        result.snapshots_checked += 1
+        if digest != snap.get("sha256"):
+            return (
+                "snapshot_changed",
+                f"camera {snap.get('camera_id')!r}: {path} has SHA-256 {digest}, "
+                f"recorded {snap.get('sha256')}",
+            )
+    return None
+
+
+def verify_store(
+    path: str | Path,
+    *,
+    expect_head: str | None = None,
+    check_snapshots: bool = True,
+    integrity_check: bool = True,
+) -> VerifyResult:
+    """Recompute the chain and snapshot hashes; the result names the first problem.
+
+    Raises ``ReadError`` when the file is missing or not a safetymon store at all.
+    """
+    path = Path(path)
+    result = VerifyResult(path)
+    conn = open_readonly(path)
+    try:
+        _verify(conn, path, result, expect_head, check_snapshots, integrity_check)
+    except sqlite3.DatabaseError as error:
+        result.problem = Problem(None, "corrupt", f"SQLite error while reading: {error}")
+    finally:
+        conn.close()
+    return result
+
+
+def _verify(
+    conn: sqlite3.Connection,
+    path: Path,
+    result: VerifyResult,
+    expect_head: str | None,
+    check_snapshots: bool,
+    integrity_check: bool,
+) -> None:
+    if integrity_check:
+        status = [row[0] for row in conn.execute("PRAGMA quick_check")]
+        if status != ["ok"]:
+            result.problem = Problem(None, "corrupt", "; ".join(map(str, status[:5])))
+            return
+    meta = read_meta(conn)
+    result.store_id = meta.get("store_id")
+    try:
+        result.schema_version = int(meta.get("schema_version", ""))
+    except ValueError:
+        result.problem = Problem(None, "schema", f"schema_version {meta.get('schema_version')!r}")
+        return
+    if result.schema_version > SCHEMA_VERSION:
+        result.problem = Problem(
+            None, "schema", f"version {result.schema_version} is newer than {SCHEMA_VERSION}"
+        )
+        return
+    db_dir = path.parent
+    prev_seq, prev_hash = 0, GENESIS_HASH
+    for rec in iter_records(conn):
+        problem, body = _check_record(conn, rec, prev_seq, prev_hash)
+        if problem is None and check_snapshots and rec.kind == EPISODE:
+            found = _check_snapshots(body.get("payload"), db_dir, result)
+            if found:
+                problem = Problem(rec.seq, *found)
+        if problem is not None:
+            result.problem = problem
+            return
+        result.records += 1
+        result.kinds[rec.kind] += 1
+        result.first_time_utc = result.first_time_utc or rec.time_utc
+        result.last_time_utc = rec.time_utc
+        result.first_hash = result.first_hash or rec.hash
+        if expect_head is not None and rec.hash == expect_head:
+            result.anchor_seq = rec.seq
+        prev_seq, prev_hash = rec.seq, rec.hash
+    result.head_seq, result.head_hash = prev_seq, prev_hash
+    meta_head = (meta.get("head_seq"), meta.get("head_hash"))
+    if meta_head != (str(prev_seq), prev_hash):
+        result.problem = Problem(
+            prev_seq + 1 if meta_head[0] and meta_head[0].isdigit() else None,
+            "truncated",
+            f"the store recorded head #{meta_head[0]} {meta_head[1]} but the last record is "
+            f"#{prev_seq} {prev_hash}: records after #{prev_seq} were deleted "
+            "(or meta was edited)",
+        )
+        return
+    if expect_head is not None and result.anchor_seq is None:
+        result.problem = Problem(
+            None,
+            "anchor_missing",
+            f"expected head {expect_head} is not in the chain: the chain was rebuilt or cut "
+            "back before that record",
+        )
+
+
+def _check_record(
+    conn: sqlite3.Connection, rec: Any, prev_seq: int, prev_hash: str
+) -> tuple[Problem | None, dict[str, Any]]:
+    """The record's first problem (or None) and its parsed body."""
+    seq = rec.seq
+    try:
+        body = json.loads(rec.body)
+        canonical = isinstance(body, dict) and body.keys() == _BODY_KEYS
+        # json.loads yields only JSON types, so the fast encoder gives the canonical text
+        # (allow_nan=False refuses a NaN/Infinity literal that json.loads accepted)
+        canonical = canonical and _dumps(body) == rec.body
+    except (ValueError, TypeError):
+        body, canonical = None, False
+    if not canonical or not isinstance(body, dict):
+        return Problem(seq, "edited", "body is not the canonical JSON of a record"), {}
+    return _check_chain(conn, rec, body, prev_seq, prev_hash), body
+
+
+def _check_chain(
+    conn: sqlite3.Connection, rec: Any, body: dict[str, Any], prev_seq: int, prev_hash: str
+) -> Problem | None:
+    """Hash, index columns and the link to the previous record."""
+    seq = rec.seq
+    if body_hash(rec.body) != rec.hash:
+        return Problem(seq, "edited", "content does not match its hash")
+    if (body["kind"], body["time_utc"]) != (rec.kind, rec.time_utc):
+        return Problem(
+            seq,
+            "edited",
+            f"columns kind/time_utc ({rec.kind!r}, {rec.time_utc!r}) differ from the hashed "
+            f"body ({body['kind']!r}, {body['time_utc']!r})",
+        )
+    if body["prev"] == prev_hash:
+        if seq != prev_seq + 1:
+            return Problem(seq, "edited", f"renumbered: expected #{prev_seq + 1}")
+        return None
+    moved = _hash_location(conn, str(body["prev"]))
+    if moved is not None and moved != prev_seq:
+        return Problem(
+            seq,
+            "reordered",
+            f"it was written after record #{moved} but now follows "
+            + (f"record #{prev_seq}" if prev_seq else "the start of the chain"),
+        )
+    if seq != prev_seq + 1:
+        missing = f"#{prev_seq + 1}" + (f"..#{seq - 1}" if seq - 1 > prev_seq + 1 else "")
+        return Problem(seq, "deleted", f"record(s) {missing} before it are missing")
+    if prev_seq == 0:
+        return Problem(seq, "deleted", "the records before it (start of the chain) are missing")
+    return Problem(
+        prev_seq,
+        "edited",
+        f"it was changed and re-hashed: record #{seq} was chained to {body['prev']}, "
+        f"but #{prev_seq} now hashes to {prev_hash}",
+    )
