@@ -19,9 +19,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "safetymon.cli.calc_cmd",
     "safetymon.cli.simulate_cmd",
     "safetymon.cli.signals_cmd",
-    "safetymon.cli.robot_cmd",
     "safetymon.cli.calibrate_cmd",
+    "safetymon.cli.robot_cmd",
     "safetymon.cli.evidence_cmd",
+    "safetymon.cli.replay_cmd",
 )
 
 

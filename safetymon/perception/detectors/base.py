@@ -125,7 +125,9 @@ class Detector(abc.ABC):
             raise
         except Exception as error:  # any library failure is a detector fault
             raise DetectorError(f"{self.kind} detector failed: {error!r}") from error
-        return detections
+        # OpenCV's parallel scans return boxes in thread order: sort so that the same frame
+        # always gives the same list (replay is deterministic, track ids are reproducible).
+        return sorted(detections, key=lambda d: (d.box_ltwh, -d.confidence, d.label))
 
     @abc.abstractmethod
     def _detect(self, frame: np.ndarray, ignore_mask: np.ndarray | None) -> list[Detection]:

@@ -1,0 +1,213 @@
+"""`safetymon replay`: re-run recorded footage through the exact monitor logic.
+
+One JSON object per frame goes to ``--out`` (format in
+:func:`safetymon.monitor.replay.step_record`); a progress bar goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from safetymon.config.loader import ConfigError, load_site_config
+from safetymon.config.zones import IDENTIFIER_PATTERN
+from safetymon.evidence.store import StoreError
+from safetymon.monitor.evidence_hook import EvidenceRecorder
+from safetymon.monitor.perception_setup import build_pipelines
+from safetymon.monitor.replay import replay, step_record
+from safetymon.perception.detectors.base import DetectorError
+from safetymon.perception.detectors.foreground import build_reference
+from safetymon.perception.sources import ReplayReader, SourceError
+from safetymon.perception.tracking import MultiCameraTracker
+from safetymon.safety.decision import DecisionEngine
+from safetymon.safety.site import compile_site
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `replay` command."""
+    parser = subparsers.add_parser(
+        "replay",
+        help="re-run recorded footage through the monitor logic, one JSON line per frame",
+        description=(
+            "Process every frame of recorded footage, in order and in source time (frame / "
+            "fps), through the configured detector, floor mapping, tracker and decision, and "
+            "write one JSON object per frame. Deterministic: the same footage and site file "
+            "give the same output."
+        ),
+    )
+    parser.add_argument("--config", required=True, help="site configuration (YAML)")
+    parser.add_argument(
+        "--source",
+        action="append",
+        required=True,
+        metavar="[CAMERA=]PATH",
+        help="video file or image glob; CAMERA= picks the camera (needed with several)",
+    )
+    parser.add_argument("--fps", type=float, help="frame rate of the footage (default: its own)")
+    parser.add_argument("--out", required=True, help="output JSON Lines file")
+    parser.add_argument("--max-frames", type=int, help="stop after this many frames")
+    parser.add_argument(
+        "--reference-median",
+        type=int,
+        metavar="N",
+        help=(
+            "build each camera's foreground reference as the per-pixel median of N frames "
+            "spread over the footage (when no empty-cell image was recorded)"
+        ),
+    )
+    parser.add_argument(
+        "--evidence",
+        metavar="DB",
+        help="also record near-miss and stop episodes (with snapshots) in this evidence store",
+    )
+    parser.add_argument("--models-dir", help="folder of models/manifest.yaml and model files")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def _sources(values: list[str], camera_ids: list[str]) -> dict[str, str]:
+    """Map ``[CAMERA=]PATH`` options to cameras (a bare path needs a single camera)."""
+    sources: dict[str, str] = {}
+    for value in values:
+        camera, sep, path = value.partition("=")
+        named = bool(sep) and re.fullmatch(IDENTIFIER_PATTERN, camera) is not None
+        if not named:
+            if len(values) != 1 or len(camera_ids) != 1:
+                raise ValueError(
+                    f"--source {value!r}: write CAMERA=PATH with CAMERA one of {camera_ids}"
+                )
+            camera, path = camera_ids[0], value
+        elif camera not in camera_ids:
+            raise ValueError(
+                f"--source {value!r}: no camera {camera!r}; write CAMERA=PATH with CAMERA "
+                f"one of {camera_ids}"
+            )
+        if camera in sources:
+            raise ValueError(f"--source: camera {camera!r} given twice")
+        sources[camera] = path
+    return sources
+
+
+def _median_reference(path: str, count: int) -> np.ndarray:
+    reader = ReplayReader(path)
+    try:
+        frames = [frame.image for frame in reader]
+    finally:
+        reader.close()
+    if len(frames) < 3:
+        raise DetectorError(f"{path}: {len(frames)} frame(s), need at least 3 for a median")
+    step = max(1, len(frames) // count)
+    return build_reference(frames[::step][:count])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Replay; exit 0 when every frame was processed, 2 on bad input."""
+    if args.fps is not None and not 0 < args.fps <= 1000:
+        return _fail(f"--fps must be in (0, 1000], got {args.fps}")
+    if args.max_frames is not None and args.max_frames < 1:
+        return _fail(f"--max-frames must be >= 1, got {args.max_frames}")
+    if args.reference_median is not None and args.reference_median < 3:
+        return _fail(f"--reference-median must be >= 3, got {args.reference_median}")
+    site_file = Path(args.config)
+    try:
+        config = load_site_config(site_file)
+        sources = _sources(args.source, [camera.id for camera in config.cameras])
+    except ConfigError as error:
+        for issue in error.issues:
+            print(f"error: {issue}", file=sys.stderr)
+        return 2
+    except ValueError as error:
+        return _fail(str(error))
+    readers: dict[str, ReplayReader] = {}
+    try:
+        references = {}
+        if args.reference_median:
+            for camera_id, path in sources.items():
+                references[camera_id] = _median_reference(path, args.reference_median)
+        pipelines = build_pipelines(
+            config,
+            site_file.parent,
+            site_file=site_file,
+            models_dir=Path(args.models_dir) if args.models_dir else None,
+            references=references,
+        )
+        camera_fps = {camera.id: camera.fps for camera in config.cameras}
+        for camera_id, path in sources.items():
+            readers[camera_id] = ReplayReader(path, args.fps or camera_fps[camera_id])
+    except ConfigError as error:
+        for issue in error.issues:
+            print(f"error: {issue}", file=sys.stderr)
+        return 2
+    except (SourceError, DetectorError, OSError) as error:
+        return _fail(str(error))
+    if config.robots:
+        print(
+            f"note: robot states are not part of the footage; robot(s) "
+            f"{', '.join(r.id for r in config.robots)} replay as absent (ROBOT_STATE_STALE)",
+            file=sys.stderr,
+        )
+    engine = DecisionEngine(compile_site(config))
+    tracker = MultiCameraTracker(config.tracking)
+    recorder = None
+    if args.evidence:
+        try:
+            recorder = EvidenceRecorder(config, Path(args.evidence))
+        except StoreError as error:
+            for reader in readers.values():
+                reader.close()
+            return _fail(f"evidence store {args.evidence}: {error}")
+    started_utc = datetime.now(timezone.utc)
+    out = Path(args.out)
+    counts = {"RUN": 0, "SLOW": 0, "STOP": 0}
+    frames = 0
+    try:
+        total = args.max_frames
+        steps = replay(engine, pipelines, readers, tracker, max_frames=args.max_frames)
+        with (
+            out.open("w", encoding="utf-8") as handle,
+            tqdm(total=total, unit="frame", disable=args.no_progress, file=sys.stderr) as bar,
+        ):
+            for step in steps:
+                handle.write(json.dumps(step_record(step), separators=(",", ":")) + "\n")
+                counts[step.decision.state.name] += 1
+                if recorder is not None:
+                    recorder.observe(
+                        step.decision,
+                        monotonic_s=step.time_s,
+                        wall_time_utc=started_utc + timedelta(seconds=step.time_s),
+                        frames=lambda images=step.images: images,
+                    )
+                frames += 1
+                bar.update(1)
+    except ValueError as error:
+        return _fail(str(error))
+    except OSError as error:
+        print(f"error: writing {out}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        for reader in readers.values():
+            reader.close()
+        if recorder is not None:
+            recorder.close(clean=frames > 0, reason="replay finished")
+    if recorder is not None:
+        print(
+            f"evidence: {recorder.episodes} episode(s) in {args.evidence}"
+            + (f" (FAULT: {recorder.fault})" if recorder.fault else "")
+        )
+        if recorder.fault:
+            return 1
+    summary = ", ".join(f"{state} {count}" for state, count in counts.items())
+    print(f"replayed {frames} frame(s) to {out}: {summary}")
+    return 0

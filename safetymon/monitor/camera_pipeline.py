@@ -1,0 +1,161 @@
+"""One camera frame → detections → floor observations (the per-frame perception step).
+
+Used by the live monitor (one worker thread per camera) and by ``safetymon replay`` (every
+frame in order), so both run exactly the same logic. Pure computation on the frame it is
+given; it never raises: a failure is returned as the frame's ``fault`` (a STOP cause,
+DETECTOR_FAULT, for the decision).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from safetymon.perception.detectors.base import Detection, Detector, DetectorError
+from safetymon.perception.mapping import FloorMapper
+from safetymon.perception.tracking import FloorObservation
+
+MaskSource = Callable[[tuple[int, int]], "np.ndarray | None"]
+"""Given the frame's (height, width), the pixels foreground must ignore (the robot), or None."""
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """What one frame produced.
+
+    Attributes:
+        camera_id: the camera.
+        capture_s: capture time of the frame, monotonic seconds (replay: source time).
+        detections: the detector's boxes (camera pixels).
+        floor_xy: (N, 2) floor position of each detection, metres (NaN: not placeable).
+        uncertainty_m: (N,) position uncertainty, metres.
+        radius_m: (N,) body radius, metres.
+        observations: the placeable detections as tracker observations.
+        fault: why this frame could not be used (detector failure, a detection that cannot
+            be placed on the floor), or None. A faulty frame still reports what it could.
+        detect_s: wall time spent detecting and mapping, seconds.
+    """
+
+    camera_id: str
+    capture_s: float
+    detections: tuple[Detection, ...] = ()
+    floor_xy: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    uncertainty_m: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    radius_m: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    observations: tuple[FloorObservation, ...] = ()
+    fault: str | None = None
+    detect_s: float = 0.0
+
+
+class CameraPipeline:
+    """Detector plus floor mapper of one camera.
+
+    Args:
+        camera_id: the configured camera id.
+        detector: the camera's detector.
+        mapper: the camera's pixel → floor mapper.
+        ignore_mask: optional callable giving the pixels foreground detection must ignore
+            for this frame (the robot's projected silhouette), or None.
+    """
+
+    def __init__(
+        self,
+        camera_id: str,
+        detector: Detector,
+        mapper: FloorMapper,
+        ignore_mask: MaskSource | None = None,
+    ) -> None:
+        self.camera_id = camera_id
+        self.detector = detector
+        self.mapper = mapper
+        self._ignore_mask = ignore_mask
+
+    def process(self, frame: np.ndarray, capture_s: float) -> FrameResult:
+        """Detect and place the people of one frame. Never raises."""
+        started = time.perf_counter()
+        try:
+            mask = None
+            if self._ignore_mask is not None and isinstance(frame, np.ndarray):
+                mask = self._ignore_mask(frame.shape[:2])
+            detections = tuple(self.detector.detect(frame, ignore_mask=mask))
+        except DetectorError as exc:
+            return FrameResult(
+                self.camera_id,
+                capture_s,
+                fault=str(exc),
+                detect_s=time.perf_counter() - started,
+            )
+        except Exception as exc:  # a broken mask source or anything else: still a fault
+            return FrameResult(
+                self.camera_id,
+                capture_s,
+                fault=f"perception failed: {type(exc).__name__}: {exc}",
+                detect_s=time.perf_counter() - started,
+            )
+        return self._place(detections, capture_s, started)
+
+    def _place(
+        self, detections: tuple[Detection, ...], capture_s: float, started: float
+    ) -> FrameResult:
+        if not detections:
+            return FrameResult(self.camera_id, capture_s, detect_s=time.perf_counter() - started)
+        boxes = np.array([d.box_ltwh for d in detections], dtype=np.float64)
+        keypoints = _stack_keypoints(detections)
+        xy, uncertainty, radius = self.mapper.footprints(boxes, keypoints)
+        observations = []
+        unplaceable = []
+        for index, detection in enumerate(detections):
+            if not (np.all(np.isfinite(xy[index])) and np.isfinite(uncertainty[index])):
+                unplaceable.append(index)
+                continue
+            observations.append(
+                FloorObservation(
+                    camera_id=self.camera_id,
+                    time_s=capture_s,
+                    xy=(float(xy[index, 0]), float(xy[index, 1])),
+                    uncertainty_m=float(uncertainty[index]),
+                    radius_m=float(radius[index]),
+                    confidence=float(detection.confidence),
+                    label=detection.label,
+                )
+            )
+        fault = None
+        if unplaceable:
+            boxes_text = ", ".join(
+                "[" + ", ".join(f"{v:.0f}" for v in detections[i].box_ltwh) + "]"
+                for i in unplaceable[:3]
+            )
+            fault = (
+                f"{len(unplaceable)} detection(s) cannot be placed on the floor (foot point at "
+                f"or above the horizon): box {boxes_text}"
+            )
+        return FrameResult(
+            self.camera_id,
+            capture_s,
+            detections,
+            xy,
+            uncertainty,
+            radius,
+            tuple(observations),
+            fault,
+            time.perf_counter() - started,
+        )
+
+
+def _stack_keypoints(detections: tuple[Detection, ...]) -> np.ndarray | None:
+    """(N, K, 3) keypoints when every detection has the same kind of keypoints, else None.
+
+    Detections without keypoints get NaN rows (the mapper then uses their box bottom).
+    """
+    shapes = {d.keypoints.shape for d in detections if d.keypoints is not None}
+    if len(shapes) != 1:
+        return None
+    shape = shapes.pop()
+    stacked = np.full((len(detections), *shape), np.nan)
+    for index, detection in enumerate(detections):
+        if detection.keypoints is not None:
+            stacked[index] = detection.keypoints
+    return stacked

@@ -1,0 +1,129 @@
+"""All configured signal outputs behind one call per decision.
+
+A failing output is reported as a fault (``Reason.OUTPUT_FAULT``) so the decision goes to
+STOP on every remaining output; the failing one is itself fail-safe (its receiver's
+watchdog sees silence or the relay drops).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from safetymon.config.outputs import OutputsConfig
+from safetymon.signals.frame import SafetyState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SignalOutputs:
+    """The ZeroMQ publisher, serial output and Modbus relay of one site (each optional).
+
+    Attributes:
+        zmq_endpoint: the endpoint the publisher bound (resolved port), or None.
+        sent: decisions handed to the outputs.
+    """
+
+    zmq_publisher: object | None = None
+    serial_output: object | None = None
+    modbus_output: object | None = None
+    zmq_endpoint: str | None = None
+    sent: int = 0
+    zmq_fault: str | None = None
+    error_count: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, config: OutputsConfig, *, zmq_endpoint: str | None = None) -> SignalOutputs:
+        """Open every configured output; all start in STOP.
+
+        Args:
+            config: the site's ``outputs`` section.
+            zmq_endpoint: overrides ``outputs.zmq.endpoint`` (demo, tests); when given and no
+                ZeroMQ output is configured, one is opened with default settings.
+
+        Raises:
+            OSError: an output cannot be opened (endpoint in use, serial port missing); the
+                outputs opened so far are closed (they send STOP) first.
+        """
+        outputs = cls()
+        try:
+            zmq_config = config.zmq
+            if zmq_endpoint is not None:
+                from safetymon.config.outputs import ZmqOutputConfig
+
+                base = zmq_config or ZmqOutputConfig()
+                zmq_config = base.model_copy(update={"endpoint": zmq_endpoint})
+            if zmq_config is not None:
+                from safetymon.signals.zmq_publisher import ZmqPublisher
+
+                publisher = ZmqPublisher(zmq_config)
+                outputs.zmq_publisher = publisher
+                outputs.zmq_endpoint = publisher.endpoint
+            if config.serial is not None:
+                from safetymon.signals.serial_output import SerialOutput
+
+                serial_output = SerialOutput(config.serial, on_error=outputs._error("serial"))
+                serial_output.start()
+                outputs.serial_output = serial_output
+            if config.modbus is not None:
+                from safetymon.signals.modbus_output import ModbusOutput
+
+                modbus_output = ModbusOutput(config.modbus, on_error=outputs._error("modbus"))
+                modbus_output.start()
+                outputs.modbus_output = modbus_output
+        except Exception as exc:
+            outputs.close()
+            raise OSError(f"cannot open the signal outputs: {exc}") from exc
+        return outputs
+
+    def _error(self, name: str) -> Callable[[BaseException], None]:
+        def record(exc: BaseException) -> None:
+            message = f"{name}: {exc}"
+            self.error_count += 1
+            if len(self.errors) < 100:
+                self.errors.append(message)
+            if self.error_count == 1 or self.error_count % 1000 == 0:  # a retry loop: no spam
+                log.warning("output error #%d %s", self.error_count, message)
+
+        return record
+
+    def send(self, state: SafetyState, speed_scale: float, reasons: int) -> None:
+        """Hand one decision to every output (non-blocking: outputs send from own threads).
+
+        Raises nothing: a failure marks the output faulty (see :meth:`faults`).
+        """
+        self.sent += 1
+        if self.zmq_publisher is not None:
+            try:
+                self.zmq_publisher.publish(state, speed_scale, reasons)
+            except Exception as exc:  # a closed or broken socket is a fault, never a crash
+                self._error("zmq")(exc)
+                self.zmq_fault = f"zmq publisher failed: {exc}"
+        if self.serial_output is not None:
+            self.serial_output.set_state(state, speed_scale=speed_scale, reasons=reasons)
+        if self.modbus_output is not None:
+            self.modbus_output.set_state(state)
+
+    def faults(self) -> list[str]:
+        """Names and details of the outputs that are failing now (empty when all are fine)."""
+        found = []
+        if self.zmq_fault:
+            found.append(self.zmq_fault)
+        for name, output in (("serial", self.serial_output), ("modbus", self.modbus_output)):
+            if output is not None and getattr(output, "fault", False):
+                last = getattr(output, "last_error", None)
+                found.append(f"{name} output failing: {last}")
+        return found
+
+    def close(self) -> None:
+        """Send STOP on every output and close them (each close is best effort)."""
+        for output in (self.zmq_publisher, self.serial_output, self.modbus_output):
+            if output is None:
+                continue
+            try:
+                output.close()
+            except Exception as exc:
+                log.warning("closing an output failed: %s", exc)

@@ -1,0 +1,98 @@
+"""Build each camera's perception (detector + floor mapper) from the site configuration.
+
+Everything that can be wrong with perception at start-up (missing calibration file, missing
+reference image, missing or altered model file, optional package not installed) is found
+here and reported as a :class:`ConfigError` naming the camera and field, so ``safetymon run``
+and ``replay`` refuse to start (exit 2) instead of running without eyes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from safetymon.config.cameras import CameraConfig
+from safetymon.config.loader import ConfigError, ConfigIssue
+from safetymon.config.site import SiteConfig
+from safetymon.monitor.camera_pipeline import CameraPipeline, MaskSource
+from safetymon.perception.detectors.base import DetectorError
+from safetymon.perception.detectors.factory import build_detector, load_reference
+from safetymon.perception.mapping import FloorMapper
+
+
+def _issue(file: Path | None, field: str, message: str, value: object = None) -> ConfigError:
+    has_value = value is not None
+    return ConfigError([ConfigIssue(str(file or "<site>"), field, message, value, has_value)])
+
+
+def resolve(base_dir: Path, path: str) -> Path:
+    """A path from the site file, relative ones against the site file's folder."""
+    candidate = Path(path)
+    return candidate if candidate.is_absolute() else Path(base_dir) / candidate
+
+
+def camera_reference(
+    camera: CameraConfig, index: int, base_dir: Path, site_file: Path | None
+) -> np.ndarray | None:
+    """The camera's empty-cell reference image (BGR), or None when none is configured.
+
+    Raises:
+        ConfigError: the configured image is missing or unreadable (names the field).
+    """
+    if camera.reference_image is None:
+        return None
+    path = resolve(base_dir, camera.reference_image)
+    try:
+        return load_reference(path)
+    except DetectorError as exc:
+        raise _issue(site_file, f"cameras[{index}].reference_image", str(exc), str(path)) from exc
+
+
+def build_pipelines(
+    config: SiteConfig,
+    base_dir: Path,
+    *,
+    site_file: Path | None = None,
+    models_dir: Path | None = None,
+    references: dict[str, np.ndarray] | None = None,
+    mappers: dict[str, FloorMapper] | None = None,
+    ignore_masks: dict[str, MaskSource] | None = None,
+) -> dict[str, CameraPipeline]:
+    """One pipeline per configured camera.
+
+    Args:
+        config: the validated site.
+        base_dir: folder that relative paths of the site file resolve against.
+        site_file: the site file (for error messages).
+        models_dir: folder of ``manifest.yaml`` and model files (default ``base_dir/../models``
+            when it exists, else ``./models``).
+        references: reference images by camera id, overriding ``reference_image`` (replay
+            may build one from the footage; the demo renders one).
+        mappers: floor mappers by camera id, overriding the configured calibration (demo).
+        ignore_masks: per camera, the pixels foreground must ignore (the robot), if known.
+
+    Raises:
+        ConfigError: a camera's calibration, reference image or detector cannot be set up.
+    """
+    if models_dir is None:
+        sibling = Path(base_dir).parent / "models"
+        models_dir = sibling if sibling.is_dir() else Path("models")
+    references = references or {}
+    mappers = mappers or {}
+    ignore_masks = ignore_masks or {}
+    pipelines: dict[str, CameraPipeline] = {}
+    for index, camera in enumerate(config.cameras):
+        mapper = mappers.get(camera.id) or FloorMapper.from_camera_config(camera, base_dir)
+        reference = references.get(camera.id)
+        if reference is None:
+            reference = camera_reference(camera, index, base_dir, site_file)
+        try:
+            detector = build_detector(config.detector, models_dir, reference_bgr=reference)
+        except DetectorError as exc:
+            field = f"cameras[{index}].reference_image" if "reference" in str(exc) else "detector"
+            raise _issue(site_file, field, f"camera {camera.id!r}: {exc}") from exc
+        pipelines[camera.id] = CameraPipeline(
+            camera.id, detector, mapper, ignore_masks.get(camera.id)
+        )
+    return pipelines
