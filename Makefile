@@ -32,6 +32,13 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_separation.py
 	$(PY) benchmarks/bench_signals.py
 	$(PY) benchmarks/bench_signals_serial.py
+	$(PY) benchmarks/bench_perception.py
+	$(PY) benchmarks/bench_detectors.py
+	$(PY) benchmarks/bench_floor_mapping.py
+	$(PY) benchmarks/bench_tracking.py
+	$(PY) benchmarks/bench_evidence.py
+	$(PY) benchmarks/bench_robot.py
+	$(PY) benchmarks/bench_render.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
