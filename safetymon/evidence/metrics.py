@@ -56,6 +56,8 @@ class Metrics:
     latency_p50_s: float | None = None
     latency_p99_s: float | None = None
     zone_counts: Counter[str] = field(default_factory=Counter)
+    configurations: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    """Runs per (site, config hash, software version), from the run start records."""
     first_time_utc: str | None = None
     last_time_utc: str | None = None
 
@@ -97,6 +99,13 @@ def collect(
                 operating_s += max(0.0, last_s - run_start)
             metrics.runs += 1
             run_start = now
+            started = json.loads(rec.body)["payload"]
+            key = (
+                str(started.get("site", "?")),
+                str(started.get("config_hash", "?")),
+                str(started.get("software_version", "?")),
+            )
+            metrics.configurations[key] += 1
         elif rec.kind == RUN_STOP and run_start is not None:
             operating_s += max(0.0, now - run_start)
             run_start = None

@@ -193,6 +193,14 @@ def render_html(
         "<p class='note'>The hash chain shows that no record was edited, removed or moved "
         "since it was written, but someone with write access could rebuild the whole chain: "
         "compare the head hash with a copy kept elsewhere.</p>",
+        "<h2>Sites and configurations</h2><table>",
+        "<tr><th>Site</th><th>Config SHA-256</th><th>Software</th><th>Runs</th></tr>",
+        *(
+            f"<tr><td>{esc(site)}</td><td><code>{esc(digest)}</code></td>"
+            f"<td>{esc(version)}</td><td>{count}</td></tr>"
+            for (site, digest, version), count in sorted(metrics.configurations.items())
+        ),
+        "</table>",
         "<h2>Metrics</h2><table>",
         *(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in metrics_rows(metrics)),
         "</table>",

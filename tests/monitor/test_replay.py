@@ -69,6 +69,15 @@ def test_replay_is_deterministic_and_records_verifiable_evidence(tmp_path: Path)
         result = verify_store(db)
         assert result.ok, result
     assert outputs[0] == outputs[1]
+    # the replay's evidence is what verification teams export and report on
+    db = tmp_path / "ev0" / "evidence.db"
+    assert main(["verify", "--db", str(db)]) == 0
+    csv = tmp_path / "episodes.csv"
+    assert main(["export", "--db", str(db), "--format", "csv", "--out", str(csv)]) == 0
+    assert csv.read_text().count("\n") >= 3  # header, run start, at least one episode, ...
+    report = tmp_path / "report.html"
+    assert main(["report", "--db", str(db), "--out", str(report)]) == 0
+    assert "<img" in report.read_text() and "pets09-s2l1" in report.read_text()
 
 
 def test_replay_refuses_bad_input_naming_it(tmp_path: Path, capsys) -> None:
