@@ -95,7 +95,16 @@ class CameraPipeline:
                 fault=f"perception failed: {type(exc).__name__}: {exc}",
                 detect_s=time.perf_counter() - started,
             )
-        return self._place(detections, capture_s, started)
+        try:
+            return self._place(detections, capture_s, started)
+        except Exception as exc:  # malformed keypoints, a broken mapper: the frame is a fault
+            return FrameResult(
+                self.camera_id,
+                capture_s,
+                detections,
+                fault=f"floor mapping failed: {type(exc).__name__}: {exc}",
+                detect_s=time.perf_counter() - started,
+            )
 
     def _place(
         self, detections: tuple[Detection, ...], capture_s: float, started: float

@@ -165,5 +165,17 @@ def test_pipeline_places_people_and_refuses_a_foot_above_the_horizon() -> None:
     assert result.fault and "horizon" in result.fault
 
 
+def test_pipeline_turns_a_mapping_failure_into_a_fault() -> None:
+    class FiveKeypoints(_Fixed):
+        def _detect(self, frame, ignore_mask):
+            box = (380.0, 200.0, 30.0, 80.0)
+            return [Detection(box, 0.9, "person", np.zeros((5, 3)), "fixed")]
+
+    frame = np.zeros((576, 768, 3), np.uint8)
+    result = CameraPipeline("view001", FiveKeypoints([]), _pets_mapper()).process(frame, 3.0)
+    assert result.fault and "floor mapping failed" in result.fault
+    assert result.observations == ()
+
+
 def test_detector_error_type_is_what_the_pipeline_catches() -> None:
     assert issubclass(DetectorError, RuntimeError)
