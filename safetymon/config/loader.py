@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from safetymon.config.site import SiteConfig
+
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -89,33 +91,46 @@ def issues_from_validation(error: ValidationError, file: str) -> list[ConfigIssu
     return issues
 
 
-def parse_site_config(data: Any, file: str = "<config>") -> SiteConfig:
-    """Validate already-parsed YAML/JSON data as a site config (raises ConfigError)."""
+def validate_model(model: type[M], data: Any, file: str) -> M:
+    """Validate parsed YAML/JSON data as ``model`` (raises ConfigError naming file and field)."""
     if not isinstance(data, dict):
         raise ConfigError(
             [ConfigIssue(file, "", "expected a mapping at the top level", data, True)]
         )
     try:
-        return SiteConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as error:
         raise ConfigError(issues_from_validation(error, file)) from None
 
 
-def load_site_config(path: str | Path) -> SiteConfig:
-    """Read and validate a YAML site file (raises ConfigError naming file, field and value)."""
+def read_yaml(path: str | Path, what: str = "file") -> Any:
+    """Read a YAML file that may not repeat a key (raises ConfigError naming file and line).
+
+    ``what`` names the kind of file in the "cannot read ..." message.
+    """
     file = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
-        raise ConfigError([ConfigIssue(file, "", f"cannot read file: {error.strerror}")]) from None
+        reason = error.strerror or str(error)
+        raise ConfigError([ConfigIssue(file, "", f"cannot read {what}: {reason}")]) from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
+        return yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
         problem = getattr(error, "problem", None) or str(error)
         raise ConfigError([ConfigIssue(file, where, f"invalid YAML: {problem}")]) from None
-    return parse_site_config(data, file)
+
+
+def parse_site_config(data: Any, file: str = "<config>") -> SiteConfig:
+    """Validate already-parsed YAML/JSON data as a site config (raises ConfigError)."""
+    return validate_model(SiteConfig, data, file)
+
+
+def load_site_config(path: str | Path) -> SiteConfig:
+    """Read and validate a YAML site file (raises ConfigError naming file, field and value)."""
+    return parse_site_config(read_yaml(path), str(path))
 
 
 def config_hash(config: SiteConfig) -> str:

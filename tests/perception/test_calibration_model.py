@@ -81,6 +81,9 @@ def test_unreadable_and_non_mapping_files(tmp_path: Path) -> None:
     path.write_text("camera_matrix: [1, 2\n")
     with pytest.raises(ConfigError, match="invalid YAML"):
         load_calibration(path)
+    path.write_text("camera: a\ncamera: b\n")
+    with pytest.raises(ConfigError, match="duplicate key 'camera'"):  # refused, not last-wins
+        load_calibration(path)
 
 
 def test_targets_validate() -> None:

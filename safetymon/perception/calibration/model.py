@@ -24,10 +24,10 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from safetymon.config.base import StrictModel
-from safetymon.config.loader import ConfigError, ConfigIssue, issues_from_validation
+from safetymon.config.loader import read_yaml, validate_model
 
 FORMAT = "safetymon-calibration/1"
 DIST_COEFF_COUNTS = (4, 5, 8, 12, 14)
@@ -270,28 +270,12 @@ def save_calibration(calibration: CameraCalibration, path: str | Path) -> Path:
 
 def parse_calibration(data: Any, file: str) -> CameraCalibration:
     """Validate parsed YAML as a calibration (raises ConfigError naming file and field)."""
-    if not isinstance(data, dict):
-        raise ConfigError(
-            [ConfigIssue(file, "", "expected a mapping at the top level", data, True)]
-        )
-    try:
-        return CameraCalibration.model_validate(data)
-    except ValidationError as error:
-        raise ConfigError(issues_from_validation(error, file)) from None
+    return validate_model(CameraCalibration, data, file)
 
 
 def load_calibration(path: str | Path) -> CameraCalibration:
-    """Read and validate a calibration file (raises ConfigError naming file, field, value)."""
-    file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise ConfigError(
-            [ConfigIssue(file, "", f"cannot read calibration file: {reason}")]
-        ) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError([ConfigIssue(file, "", f"invalid YAML: {error}")]) from None
-    return parse_calibration(data, file)
+    """Read and validate a calibration file (raises ConfigError naming file, field, value).
+
+    Like site files, a repeated key is an error, not silently the last value.
+    """
+    return parse_calibration(read_yaml(path, "calibration file"), str(path))
