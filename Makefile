@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_evidence.py
 	$(PY) benchmarks/bench_robot.py
 	$(PY) benchmarks/bench_render.py
+	$(PY) benchmarks/bench_plan.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
