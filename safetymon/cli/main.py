@@ -23,6 +23,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "safetymon.cli.robot_cmd",
     "safetymon.cli.evidence_cmd",
     "safetymon.cli.replay_cmd",
+    "safetymon.cli.run_cmd",
+    "safetymon.cli.demo_cmd",
+    "safetymon.cli.zones_cmd",
 )
 
 

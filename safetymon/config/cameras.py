@@ -212,6 +212,17 @@ class DetectorConfig(StrictModel):
     onnx_backend: Literal["onnxruntime", "opencv"] = Field(
         "onnxruntime", description="Runtime of the onnx kind: onnxruntime or OpenCV DNN."
     )
+    robot_overlap_drop: float = Field(
+        0.6,
+        gt=0.0,
+        le=1.0,
+        description=(
+            "A detection whose box is at least this fraction covered by the robot's own "
+            "silhouette (projected from its state, calibrated cameras only) is the robot, not "
+            "a person, and is dropped and counted. Lower drops more; 1.0 drops only boxes "
+            "entirely on the robot."
+        ),
+    )
 
     @field_validator("kind")
     @classmethod

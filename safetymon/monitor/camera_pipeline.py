@@ -8,9 +8,10 @@ DETECTOR_FAULT, for the decision).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -37,6 +38,8 @@ class FrameResult:
         fault: why this frame could not be used (detector failure, a detection that cannot
             be placed on the floor), or None. A faulty frame still reports what it could.
         detect_s: wall time spent detecting and mapping, seconds.
+        map_s: the floor-mapping part of ``detect_s``, seconds.
+        robot_dropped: detections dropped because they lay on the robot's silhouette.
     """
 
     camera_id: str
@@ -48,6 +51,8 @@ class FrameResult:
     observations: tuple[FloorObservation, ...] = ()
     fault: str | None = None
     detect_s: float = 0.0
+    map_s: float = 0.0
+    robot_dropped: int = 0
 
 
 class CameraPipeline:
@@ -57,8 +62,11 @@ class CameraPipeline:
         camera_id: the configured camera id.
         detector: the camera's detector.
         mapper: the camera's pixel → floor mapper.
-        ignore_mask: optional callable giving the pixels foreground detection must ignore
-            for this frame (the robot's projected silhouette), or None.
+        ignore_mask: optional callable giving the robot's projected silhouette for this
+            frame, or None: foreground detection ignores those pixels, and any detection
+            whose box is at least ``robot_overlap_drop`` covered by it is dropped (it is the
+            robot; HOG and YOLO can take an arm for a person).
+        robot_overlap_drop: fraction of a box on the robot beyond which it is dropped.
     """
 
     def __init__(
@@ -67,11 +75,13 @@ class CameraPipeline:
         detector: Detector,
         mapper: FloorMapper,
         ignore_mask: MaskSource | None = None,
+        robot_overlap_drop: float = 0.6,
     ) -> None:
         self.camera_id = camera_id
         self.detector = detector
         self.mapper = mapper
         self._ignore_mask = ignore_mask
+        self.robot_overlap_drop = robot_overlap_drop
 
     def process(self, frame: np.ndarray, capture_s: float) -> FrameResult:
         """Detect and place the people of one frame. Never raises."""
@@ -81,6 +91,12 @@ class CameraPipeline:
             if self._ignore_mask is not None and isinstance(frame, np.ndarray):
                 mask = self._ignore_mask(frame.shape[:2])
             detections = tuple(self.detector.detect(frame, ignore_mask=mask))
+            dropped = 0
+            if mask is not None and detections:
+                kept = tuple(
+                    d for d in detections if _covered(mask, d.box_ltwh) < self.robot_overlap_drop
+                )
+                dropped, detections = len(detections) - len(kept), kept
         except DetectorError as exc:
             return FrameResult(
                 self.camera_id,
@@ -96,7 +112,8 @@ class CameraPipeline:
                 detect_s=time.perf_counter() - started,
             )
         try:
-            return self._place(detections, capture_s, started)
+            result = self._place(detections, capture_s, started, time.perf_counter())
+            return replace(result, robot_dropped=dropped) if dropped else result
         except Exception as exc:  # malformed keypoints, a broken mapper: the frame is a fault
             return FrameResult(
                 self.camera_id,
@@ -107,10 +124,13 @@ class CameraPipeline:
             )
 
     def _place(
-        self, detections: tuple[Detection, ...], capture_s: float, started: float
+        self, detections: tuple[Detection, ...], capture_s: float, started: float, mapping: float
     ) -> FrameResult:
         if not detections:
-            return FrameResult(self.camera_id, capture_s, detect_s=time.perf_counter() - started)
+            now = time.perf_counter()
+            return FrameResult(
+                self.camera_id, capture_s, detect_s=now - started, map_s=now - mapping
+            )
         boxes = np.array([d.box_ltwh for d in detections], dtype=np.float64)
         keypoints = _stack_keypoints(detections)
         xy, uncertainty, radius = self.mapper.footprints(boxes, keypoints)
@@ -151,6 +171,7 @@ class CameraPipeline:
             tuple(observations),
             fault,
             time.perf_counter() - started,
+            time.perf_counter() - mapping,
         )
 
 
@@ -168,3 +189,15 @@ def _stack_keypoints(detections: tuple[Detection, ...]) -> np.ndarray | None:
         if detection.keypoints is not None:
             stacked[index] = detection.keypoints
     return stacked
+
+
+def _covered(mask: np.ndarray, box_ltwh: tuple[float, float, float, float]) -> float:
+    """Fraction (0..1) of a box's pixels (camera pixels, left-top-width-height) in ``mask``."""
+    height, width = mask.shape[:2]
+    left, top, box_w, box_h = box_ltwh
+    x0, y0 = max(0, int(left)), max(0, int(top))
+    x1, y1 = min(width, math.ceil(left + box_w)), min(height, math.ceil(top + box_h))
+    area = max(1.0, float(box_w) * float(box_h))
+    if x1 <= x0 or y1 <= y0:
+        return 0.0
+    return float(np.count_nonzero(mask[y0:y1, x0:x1])) / area

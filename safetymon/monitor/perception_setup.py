@@ -93,6 +93,10 @@ def build_pipelines(
             field = f"cameras[{index}].reference_image" if "reference" in str(exc) else "detector"
             raise _issue(site_file, field, f"camera {camera.id!r}: {exc}") from exc
         pipelines[camera.id] = CameraPipeline(
-            camera.id, detector, mapper, ignore_masks.get(camera.id)
+            camera.id,
+            detector,
+            mapper,
+            ignore_masks.get(camera.id),
+            robot_overlap_drop=config.detector.robot_overlap_drop,
         )
     return pipelines

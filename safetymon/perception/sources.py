@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -136,6 +137,7 @@ class CameraSource:
         """Prepare (not start) the source of a configured camera."""
         self.config = config
         self._lock = threading.Lock()
+        self._new_frame = threading.Condition(self._lock)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._latest: tuple[np.ndarray, float, int] | None = None
@@ -170,6 +172,19 @@ class CameraSource:
         """The newest (frame BGR, capture monotonic seconds, sequence number from 0), or None."""
         with self._lock:
             return self._latest
+
+    def wait_newer(self, after_seq: int, timeout_s: float) -> tuple[np.ndarray, float, int] | None:
+        """The newest frame once its sequence number exceeds ``after_seq``, or None on timeout.
+
+        Lets a consumer (the monitor's camera worker) sleep until a frame arrives instead
+        of polling; ``timeout_s`` bounds the wait so the consumer can notice a stop request.
+        """
+        with self._new_frame:
+            self._new_frame.wait_for(
+                lambda: self._latest is not None and self._latest[2] > after_seq, timeout_s
+            )
+            latest = self._latest
+        return latest if latest is not None and latest[2] > after_seq else None
 
     def status(self, now: float | None = None) -> SourceStatus:
         """Health at monotonic time `now` (default: now); a fault means STOP."""
@@ -261,6 +276,7 @@ class CameraSource:
                 self._latest = (image, captured, self._frames)
                 self._frames += 1
                 self._fault = fault
+                self._new_frame.notify_all()
         return None
 
 
@@ -300,3 +316,22 @@ class ReplayReader:
     def close(self) -> None:
         """Release the file."""
         self._reader.close()
+
+
+class FrameSource(Protocol):
+    """What the live monitor needs of a camera: `CameraSource`, or the demo's rendered cell."""
+
+    def start(self) -> object:
+        """Start delivering frames (own thread)."""
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop delivering frames and release the device."""
+
+    def latest(self) -> tuple[np.ndarray, float, int] | None:
+        """Newest (frame BGR, capture monotonic seconds, sequence number), or None."""
+
+    def wait_newer(self, after_seq: int, timeout_s: float) -> tuple[np.ndarray, float, int] | None:
+        """Newest frame once its sequence number exceeds ``after_seq``; None on timeout."""
+
+    def status(self, now: float | None = None) -> SourceStatus:
+        """Health at monotonic ``now`` (seconds); a fault means STOP."""

@@ -7,7 +7,8 @@ the same scene.
 
 The script (about 36 s), on a site with a protective zone inside a warning zone:
 
-* person 1 cuts across the warning zone's south-west corner (a SLOW episode, no STOP);
+* person 1 cuts across the warning zone's south-west corner from the south, leaving the
+  camera's view to the west, far from the arm (a SLOW episode, no STOP);
 * person 2 walks into the protective zone, stands there 5 s (a STOP episode) and leaves;
 * person 3 cuts across the warning zone's south-east corner (another SLOW episode).
 """
@@ -295,7 +296,8 @@ class DemoScene:
             raise ValueError(f"corner_cut_m must be a positive number, got {corner_cut_m!r}")
         corner_cut = corner_cut_m
         people = (
-            ScriptedPerson(1, (_corner_crossing((wx0, wy0), (1, 1), corner_cut, 2.0),),
+            ScriptedPerson(1, (_corner_crossing((wx0, wy0), (1, 1), corner_cut, 2.0,
+                                                reverse=True),),
                            Appearance.varied(0)),
             ScriptedPerson(
                 2,
@@ -338,14 +340,24 @@ def _first_zone(config: SiteConfig, kind: ZoneType) -> ZoneConfig:
 
 
 def _corner_crossing(
-    corner: tuple[float, float], inward: tuple[int, int], cut_m: float, start_s: float
+    corner: tuple[float, float],
+    inward: tuple[int, int],
+    cut_m: float,
+    start_s: float,
+    reverse: bool = False,
 ) -> Walker:
-    """A straight walk cutting a zone corner: it passes ``cut_m`` inside along each edge."""
+    """A straight walk cutting a zone corner: it passes ``cut_m`` inside along each edge.
+
+    The walk runs clockwise around the corner (``reverse``: counter-clockwise).
+    """
     inward_unit = np.array(inward, dtype=np.float64) / math.sqrt(2.0)
     along = np.array([inward_unit[1], -inward_unit[0]])
     middle = np.asarray(corner) + inward_unit * (cut_m / math.sqrt(2.0))
     half = 3.2
-    return Walker(0, np.array([middle - along * half, middle + along * half]), 1.0, start_s)
+    ends = [middle - along * half, middle + along * half]
+    if reverse:
+        ends.reverse()
+    return Walker(0, np.array(ends), 1.0, start_s)
 
 
 def demo_camera() -> SimCamera:

@@ -192,9 +192,7 @@ def body(pose: PersonPose) -> Body:
         capsules.append(Capsule(knee, ankle, 0.058 * scale, look.trousers, f"{name}_shin"))
     for offset in (1, -1):
         shift = offset * 0.065 * scale * lateral
-        capsules.append(
-            Capsule(pelvis + shift, chest + shift, 0.115 * scale, look.shirt, "torso")
-        )
+        capsules.append(Capsule(pelvis + shift, chest + shift, 0.115 * scale, look.shirt, "torso"))
     capsules.append(Capsule(chest, neck_top, 0.05 * scale, look.skin, "neck"))
     for name, shoulder, swing in zip(("left", "right"), shoulders, swings[::-1], strict=True):
         arm_swing = 0.9 * swing  # arms swing against the leg of the same side

@@ -74,7 +74,7 @@ def test_robot_sim_publishes_the_sweeping_arm(repo: Path, tmp_path: Path) -> Non
     store, snapshots = receive(site, 30, "--speed-scale", "0.5")
     last = snapshots[-1]
     assert last.fault is None
-    np.testing.assert_allclose(last.link_a[0], [1.0, 0.75, 0.0])  # the envelope's centre
+    np.testing.assert_allclose(last.link_a[0], [1.0, 0.75, 0.72])  # the configured base_pose
     assert np.linalg.norm(last.link_b[1][:2] - [1.0, 0.75]) == pytest.approx(0.5)
     np.testing.assert_allclose(tip_speeds(snapshots), 0.5, rtol=1e-9)  # 1.0 m/s x 0.5
     assert store.counters().rejected.get("out_of_order", 0) == 0

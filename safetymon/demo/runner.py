@@ -1,0 +1,195 @@
+"""Run the real monitor on the simulated demo cell in real time.
+
+What is real here: the monitor process's every part (detectors on the rendered frames, floor
+mapping, tracking, the decision loop, the ZeroMQ safety output, the robot-state receiver and
+the evidence store). What is simulated: the camera (a rendered view of the scripted cell,
+`safetymon.sim.render`) and the robot controller (`safetymon.sim.live.SimController`), which
+publishes the arm's state on the real robot-state interface and slows or stops the arm as
+the monitor's output tells it through the real controller-side client.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from safetymon.config.loader import load_site_config
+from safetymon.config.site import SiteConfig
+from safetymon.demo.plan import write_demo_plan
+from safetymon.demo.recording import DemoHistory, DemoRecorder
+from safetymon.evidence.reader import iter_records, open_readonly
+from safetymon.monitor.app import CycleListener, Monitor, MonitorParts
+from safetymon.sim.cell import DemoScene, demo_camera
+from safetymon.sim.live import SimCellSource, SimController
+from safetymon.sim.render import CellRenderer
+
+DEMO_SITE = Path(__file__).resolve().parents[2] / "zones" / "demo-cell.yaml"
+"""The demo cell's site file (in a source checkout)."""
+
+DEMO_FPS = 15.0
+"""Frame rate of the rendered camera, frames per second."""
+
+
+@dataclass
+class DemoResult:
+    """Where the demo wrote its outputs and what it saw.
+
+    Attributes:
+        out_dir: the output folder.
+        evidence_db: the evidence store.
+        video: the annotated video.
+        plan: the floor-plan PNG.
+        zmq_endpoint: where the safety output was published.
+        episodes: evidence episodes by worst state ("SLOW", "STOP").
+        states_seen: decision states shown in the video.
+        history: the sampled run (plan data).
+    """
+
+    out_dir: Path
+    evidence_db: Path
+    video: Path
+    plan: Path
+    zmq_endpoint: str | None
+    episodes: Counter[str] = field(default_factory=Counter)
+    states_seen: set[str] = field(default_factory=set)
+    history: DemoHistory | None = None
+
+    @property
+    def shows_slow_and_stop(self) -> bool:
+        """Whether at least one SLOW and one STOP episode were recorded."""
+        return self.episodes["SLOW"] >= 1 and self.episodes["STOP"] >= 1
+
+
+def demo_config(site_file: Path, robot_state_endpoint: str, out_dir: Path) -> SiteConfig:
+    """The demo site with the robot's state input pointed at the simulated controller.
+
+    The evidence paths go to ``out_dir``; everything else is the site file as written.
+    """
+    config = load_site_config(site_file)
+    robots = [
+        robot.model_copy(
+            update={
+                "state_input": robot.state_input.model_copy(
+                    update={"endpoint": robot_state_endpoint, "bind": False}
+                )
+            }
+        )
+        if index == 0
+        else robot
+        for index, robot in enumerate(config.robots)
+    ]
+    evidence = config.evidence.model_copy(
+        update={"db_path": out_dir / "evidence.db", "snapshot_dir": out_dir / "snapshots"}
+    )
+    return config.model_copy(update={"robots": robots, "evidence": evidence})
+
+
+def run_demo(
+    out_dir: Path,
+    *,
+    duration_s: float | None = None,
+    zmq_endpoint: str | None = None,
+    site_file: Path = DEMO_SITE,
+    status_stream: TextIO | None = None,
+    should_stop: object = None,
+    listeners: tuple[CycleListener, ...] = (),
+) -> DemoResult:
+    """Run the demo in real time and write ``out_dir``/evidence.db, demo.mp4 and plan.png.
+
+    Args:
+        out_dir: output folder (created).
+        duration_s: seconds to run (default: the whole script, about 36 s).
+        zmq_endpoint: publish the safety output here (default: the site's ``outputs.zmq``).
+        site_file: the demo site (its first protective and warning zones lay out the script).
+        status_stream: where the live status line goes (None: none).
+        should_stop: a `threading.Event`; set it to end the demo early (SIGINT).
+        listeners: extra decision-loop listeners (tests, benchmarks).
+
+    Raises:
+        ConfigError: the site file is invalid.
+        OSError: an endpoint is in use, or an output file cannot be written.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("evidence.db", "evidence.db-wal", "evidence.db-shm"):
+        (out_dir / stale).unlink(missing_ok=True)  # each run starts a fresh store
+    base_config = load_site_config(site_file)
+    scene = DemoScene.from_site(base_config)
+    duration_s = scene.duration_s if duration_s is None else duration_s
+    camera = demo_camera()
+    renderer = CellRenderer(scene, camera)
+    robot = base_config.robots[0]
+    controller = SimController(scene, robot)
+    config = demo_config(site_file, controller.state_endpoint, out_dir)
+    camera_id = config.cameras[0].id
+    source = SimCellSource(
+        renderer,
+        controller,
+        fps=DEMO_FPS,
+        max_frame_age_s=config.cameras[0].max_frame_age_s,
+    )
+    try:
+        monitor = Monitor.build(
+            config,
+            site_file.parent,
+            site_file=site_file,
+            parts=MonitorParts(
+                sources={camera_id: source},
+                references={camera_id: renderer.reference(with_robot=False)},
+                projectors={camera_id: camera.project},
+                zmq_endpoint=zmq_endpoint,
+                evidence_db=out_dir / "evidence.db",
+                status_stream=status_stream,
+                listeners=listeners,
+            ),
+        )
+    except BaseException:
+        controller.stop()
+        raise
+    result = DemoResult(
+        out_dir,
+        out_dir / "evidence.db",
+        out_dir / "demo.mp4",
+        out_dir / "plan.png",
+        monitor.zmq_endpoint,
+    )
+    connection_id = config.outputs.zmq.connection_id if config.outputs.zmq else 1
+    recorder = DemoRecorder(monitor, source, camera_id, result.video, DEMO_FPS)
+    try:
+        controller.start(monitor.zmq_endpoint or "", connection_id)
+        monitor.start()
+        recorder.start()
+        deadline = time.monotonic() + duration_s
+        while time.monotonic() < deadline:
+            if should_stop is not None and should_stop.wait(0.1):  # type: ignore[attr-defined]
+                break
+            if should_stop is None:
+                time.sleep(0.1)
+            if not monitor.loop.alive:
+                break
+    finally:
+        monitor.stop(reason="demo finished")
+        controller.stop()
+        result.history = recorder.stop()
+    result.states_seen = result.history.states_seen
+    result.episodes = count_episodes(result.evidence_db)
+    write_demo_plan(result.plan, config, result.history)
+    return result
+
+
+def count_episodes(db_path: Path) -> Counter[str]:
+    """Episodes in an evidence store by their worst state ("SLOW", "STOP")."""
+    counts: Counter[str] = Counter()
+    conn = open_readonly(db_path)
+    try:
+        for record in iter_records(conn, kinds=["episode"]):
+            counts[record.parsed()["payload"]["worst_state"]] += 1
+    except sqlite3.Error:
+        raise
+    finally:
+        conn.close()
+    return counts
