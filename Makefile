@@ -19,8 +19,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/safetymon config check zones/demo-cell.yaml
-	$(VENV)/bin/safetymon simulate zones/demo-cell.yaml
+	$(VENV)/bin/safetymon demo --out demo-out
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check safetymon tests benchmarks hw

@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"safety output published on {result.zmq_endpoint}\n"
         f"evidence: {result.evidence_db} ({episodes} episode(s)); "
-        f"check it with: safetymon verify {result.evidence_db}\n"
+        f"check it with: safetymon verify --db {result.evidence_db}\n"
         f"video:    {result.video} ({result.history.frames_written if result.history else 0} "
         f"frames)\n"
         f"plan:     {result.plan}"

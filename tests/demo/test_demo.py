@@ -1,0 +1,81 @@
+"""`safetymon demo`, the README's quick start, run as a real process on a clean output folder."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+
+from safetymon.signals.client import PermittedState, SafetyClient
+from safetymon.signals.frame import SafetyState
+from safetymon.signals.reasons import Reason
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_demo_shows_slow_and_stop_on_the_wire_and_in_the_evidence(tmp_path: Path) -> None:
+    out = tmp_path / "demo-out"
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    seen: list[PermittedState] = []
+    client = SafetyClient(endpoint, 1, watchdog_s=0.2, same_clock=True, on_change=seen.append)
+    with client:
+        run = subprocess.run(
+            [sys.executable, "-m", "safetymon", "demo", "--out", str(out), "--zmq", endpoint],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert f"evidence: {out / 'evidence.db'}" in run.stdout
+    assert "SLOW" in run.stdout and "STOP" in run.stdout
+    # the live status line went to stderr
+    assert "| people" in run.stderr
+    # the controller-side client saw the real output go through RUN, SLOW and STOP
+    states = {change.state for change in seen if change.cause == "frame"}
+    assert {SafetyState.RUN, SafetyState.SLOW, SafetyState.STOP} <= states
+    stop_reasons = Reason(0)
+    for change in seen:
+        if change.state is SafetyState.STOP and change.cause == "frame":
+            stop_reasons |= Reason(change.reasons)
+    assert Reason.PROTECTIVE_ZONE in stop_reasons
+    assert seen[-1].state is SafetyState.STOP  # shutdown (or the watchdog after it)
+    # the evidence verifies, the video and the plan open
+    verify = subprocess.run(
+        [sys.executable, "-m", "safetymon", "verify", "--db", str(out / "evidence.db")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    video = cv2.VideoCapture(str(out / "demo.mp4"))
+    frames = int(video.get(cv2.CAP_PROP_FRAME_COUNT))
+    ok, frame = video.read()
+    video.release()
+    assert ok and frame.shape == (480, 640, 3) and frames > 100
+    plan = cv2.imread(str(out / "plan.png"))
+    assert plan is not None and plan.shape[0] > 400
+    assert any((out / "snapshots").rglob("*.jpg"))
+
+
+@pytest.mark.parametrize("duration", ["0", "-3", "5000"])
+def test_demo_refuses_a_bad_duration(tmp_path: Path, duration: str) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "safetymon", "demo", "--out", str(tmp_path / "o"),
+         "--duration", duration],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 2
+    assert "--duration" in run.stderr
+    assert not (tmp_path / "o").exists()
