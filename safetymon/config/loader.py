@@ -114,6 +114,11 @@ def read_yaml(path: str | Path, what: str = "file") -> Any:
     except OSError as error:
         reason = error.strerror or str(error)
         raise ConfigError([ConfigIssue(file, "", f"cannot read {what}: {reason}")]) from None
+    return parse_yaml(text, file)
+
+
+def parse_yaml(text: str, file: str = "<text>") -> Any:
+    """Parse YAML text that may not repeat a key (raises ConfigError naming file and line)."""
     try:
         return yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as error:

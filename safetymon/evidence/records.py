@@ -110,6 +110,25 @@ class RunStart(StrictModel):
     config: dict[str, Any] = Field(description="The full site configuration (JSON form).")
 
 
+class ConfigChange(StrictModel):
+    """The site's zones were changed from the live view's editor (``saved``) or taken into
+    use by the running monitor (``applied``).
+
+    ``old_config_hash`` / ``new_config_hash`` are `config_hash` values of the site file's
+    configuration before and after (``saved``), or of the running configuration (``applied``).
+    """
+
+    event: Literal["saved", "applied"]
+    site: str
+    file: str = ""
+    old_config_hash: Sha256Hex
+    new_config_hash: Sha256Hex
+    zones: list[str] = Field(default_factory=list, description="Ids of the zones edited.")
+    diff: str = Field("", max_length=200_000, description="Unified diff of the site file.")
+    run_id: str | None = None
+    how: str = Field("", max_length=200, description="e.g. 'live view', 'explicit apply'.")
+
+
 class RunStop(StrictModel):
     """The monitor stopped (``clean`` False: it stopped because of a fault)."""
 

@@ -27,7 +27,7 @@ from typing import TextIO
 
 import numpy as np
 
-from safetymon.config.loader import ConfigError, ConfigIssue
+from safetymon.config.loader import ConfigError, ConfigIssue, config_hash
 from safetymon.config.site import SiteConfig
 from safetymon.geometry import kernels
 from safetymon.monitor.camera_pipeline import FrameResult
@@ -39,6 +39,7 @@ from safetymon.monitor.perception_hub import FrameTiming, PerceptionHub
 from safetymon.monitor.perception_setup import build_pipelines
 from safetymon.monitor.robot_mask import Project, RobotMasker
 from safetymon.monitor.status import StatusLine, format_status
+from safetymon.monitor.zone_changes import ZoneChanges
 from safetymon.perception.mapping import FloorMapper
 from safetymon.perception.sources import CameraSource, FrameSource
 from safetymon.perception.tracking import MultiCameraTracker
@@ -116,7 +117,14 @@ class Monitor:
         self._faults: list[tuple[str, str]] = []
         self._stopped = False
         engine = DecisionEngine(compile_site(config))
-        own: list[CycleListener] = [self._signal_evidence]
+        self.site_file: Path | None = None
+        self.zone_changes = ZoneChanges(
+            config,
+            record=recorder.writer.record if recorder is not None else None,
+            run_id=recorder.run_id if recorder is not None else None,
+        )
+        self.zone_changes.on_applied.append(self._config_applied)
+        own: list[CycleListener] = [self._signal_evidence, self.zone_changes.on_cycle]
         if metrics is not None:
             own.append(self._record_metrics)
         if status is not None:
@@ -129,6 +137,7 @@ class Monitor:
             overrun_factor=config.monitor.overrun_factor,
             listeners=(*own, *listeners),
         )
+        self.zone_changes.loop = self.loop
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -219,6 +228,7 @@ class Monitor:
             raise
         status = StatusLine(parts.status_stream) if parts.status_stream is not None else None
         monitor = cls(config, hub, robots, outputs, recorder, metrics, status, parts.listeners)
+        monitor.site_file = site_file
         if metrics is not None:
             try:
                 monitor.metrics_port = metrics.serve(
@@ -259,6 +269,11 @@ class Monitor:
         ):
             time.sleep(0.01)
         self.hub.start()
+
+    def _config_applied(self, config: SiteConfig) -> None:
+        self.config = config
+        if self.recorder is not None:
+            self.recorder.builder.config_hash = config_hash(config)
 
     def request_reset(self) -> None:
         """An authenticated operator reset (SIGUSR1, or the live view with its token)."""

@@ -91,6 +91,8 @@ class DecisionLoop:
         self._rate_hz = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._next_engine: DecisionEngine | None = None
+        self._engine_lock = threading.Lock()
         self.cycles = 0
         self.overruns = 0
         self.last: CycleRecord | None = None
@@ -100,9 +102,24 @@ class DecisionLoop:
         """Measured cycles per second (exponential average)."""
         return self._rate_hz
 
+    def replace_engine(self, engine: DecisionEngine) -> None:
+        """Use ``engine`` from the next cycle on, starting from its start-up memory.
+
+        The new engine starts as the monitor does (STOP with STARTUP, then the restart delay
+        and, where configured, a reset), so a configuration change never carries causes or
+        hysteresis of the old zones over.
+        """
+        with self._engine_lock:
+            self._next_engine = engine
+
     def run_cycle(self) -> CycleRecord:
         """Run one cycle now (the thread calls this; tests may call it directly)."""
         start = self._clock()
+        with self._engine_lock:
+            engine, self._next_engine = self._next_engine, None
+        if engine is not None:
+            self.engine = engine
+            self._memory = engine.initial_memory(start)
         faults = list(self._pending_faults)
         self._pending_faults.clear()
         if self._last_start is not None:
