@@ -10,6 +10,8 @@ from pathlib import Path
 
 from safetymon.config.loader import ConfigError
 from safetymon.demo.runner import DEMO_SITE, run_demo
+from safetymon.monitor.app import Monitor
+from safetymon.web.cli import add_http_argument, resolve_http
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,7 +35,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--config", default=str(DEMO_SITE), help=argparse.SUPPRESS)
     parser.add_argument("--no-status", action="store_true", help="no live status line")
+    add_http_argument(parser)
     parser.set_defaults(func=run)
+
+
+def _announce(monitor: Monitor, url: str | None) -> None:
+    print(f"safetymon demo: safety output on {monitor.zmq_endpoint}", file=sys.stderr)
+    if url:
+        print(f"safetymon demo: live view on {url}", file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,6 +53,11 @@ def run(args: argparse.Namespace) -> int:
     site = Path(args.config)
     if not site.is_file():
         print(f"error: demo site {site} not found (run from a source checkout)", file=sys.stderr)
+        return 2
+    try:
+        http = resolve_http(args, None, site.parent)
+    except ValueError as error:
+        print(f"error: --http: {error}", file=sys.stderr)
         return 2
     stop = threading.Event()
     previous = {
@@ -59,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
             site_file=site,
             status_stream=None if args.no_status else sys.stderr,
             should_stop=stop,
+            http=http,
+            on_started=_announce,
         )
     except ConfigError as error:
         for issue in error.issues:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from safetymon.config.loader import ConfigError, load_site_config
 from safetymon.monitor.app import Monitor, MonitorParts
+from safetymon.web.cli import add_http_argument, resolve_http
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--models-dir", help="folder of models/manifest.yaml")
     parser.add_argument("--no-status", action="store_true", help="no live status line")
+    add_http_argument(parser)
     parser.add_argument(
         "--log-level", default="WARNING", choices=("DEBUG", "INFO", "WARNING", "ERROR")
     )
@@ -61,10 +63,15 @@ def build_monitor(args: argparse.Namespace, parts: MonitorParts) -> Monitor | in
     site_file = Path(args.config)
     try:
         config = load_site_config(site_file)
+        args.http_settings = resolve_http(args, config.monitor.http, site_file.parent)
         return Monitor.build(config, site_file.parent, site_file=site_file, parts=parts)
     except ConfigError as error:
         for issue in error.issues:
             print(f"error: {issue}", file=sys.stderr)
+        print("error: configuration invalid; nothing was started", file=sys.stderr)
+        return 2
+    except ValueError as error:  # live view settings: token file, non-loopback host
+        print(f"error: {site_file}: monitor.http: {error}", file=sys.stderr)
         print("error: configuration invalid; nothing was started", file=sys.stderr)
         return 2
     except OSError as error:
@@ -144,12 +151,30 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
+    server = None
+    settings = args.http_settings
+    if settings is not None:
+        from safetymon.web import attach
+
+        try:
+            server = attach(
+                monitor, monitor.config, Path(args.config).parent, host=settings.host,
+                port=settings.port, token=settings.token, allow_remote=settings.allow_remote,
+            )  # fmt: skip
+        except (OSError, ValueError, ConfigError) as error:
+            print(f"error: live view: {error}", file=sys.stderr)
+            monitor.stop(reason=f"live view failed to start: {error}", clean=False)
+            return 1
+        print(f"safetymon run: live view on {server.url}", file=sys.stderr, flush=True)
     try:
         reason = run_until_stopped(monitor, args.duration)
     except OSError as error:
         print(f"error: {error}", file=sys.stderr)
         monitor.stop(reason=f"failed to start: {error}", clean=False)
         return 1
+    finally:
+        if server is not None:
+            server.stop()
     clean = reason.startswith(("received", "ran for"))
     monitor.stop(reason=reason, clean=clean)
     where = f"{recorder.episodes} episode(s) in {recorder.db_path}" if recorder else "not recorded"

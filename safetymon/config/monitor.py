@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from safetymon.config.base import StrictModel
+from safetymon.config.http import HttpConfig
 
 
 class MetricsConfig(StrictModel):
@@ -37,3 +38,6 @@ class MonitorConfig(StrictModel):
         ),
     )
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    http: HttpConfig = Field(
+        default_factory=HttpConfig, description="The live view in the browser (opt-in)."
+    )

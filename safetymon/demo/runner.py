@@ -13,6 +13,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -26,6 +27,7 @@ from safetymon.monitor.app import CycleListener, Monitor, MonitorParts
 from safetymon.sim.cell import DemoScene, demo_camera
 from safetymon.sim.live import SimCellSource, SimController
 from safetymon.sim.render import CellRenderer
+from safetymon.web.cli import HttpSettings
 
 DEMO_SITE = Path(__file__).resolve().parents[2] / "zones" / "demo-cell.yaml"
 """The demo cell's site file (in a source checkout)."""
@@ -57,6 +59,7 @@ class DemoResult:
     episodes: Counter[str] = field(default_factory=Counter)
     states_seen: set[str] = field(default_factory=set)
     history: DemoHistory | None = None
+    live_view_url: str | None = None
 
     @property
     def shows_slow_and_stop(self) -> bool:
@@ -97,6 +100,8 @@ def run_demo(
     status_stream: TextIO | None = None,
     should_stop: object = None,
     listeners: tuple[CycleListener, ...] = (),
+    http: HttpSettings | None = None,
+    on_started: Callable[[Monitor, str | None], None] | None = None,
 ) -> DemoResult:
     """Run the demo in real time and write ``out_dir``/evidence.db, demo.mp4 and plan.png.
 
@@ -108,6 +113,8 @@ def run_demo(
         status_stream: where the live status line goes (None: none).
         should_stop: a `threading.Event`; set it to end the demo early (SIGINT).
         listeners: extra decision-loop listeners (tests, benchmarks).
+        http: serve the live view (and zone editor) with these settings while it runs.
+        on_started: called once everything runs, with the monitor and the live view's URL.
 
     Raises:
         ConfigError: the site file is invalid.
@@ -159,10 +166,21 @@ def run_demo(
     )
     connection_id = config.outputs.zmq.connection_id if config.outputs.zmq else 1
     recorder = DemoRecorder(monitor, source, camera_id, result.video, DEMO_FPS)
+    server = None
     try:
         controller.start(monitor.zmq_endpoint or "", connection_id)
         monitor.start()
         recorder.start()
+        if http is not None:
+            from safetymon.web import attach
+
+            server = attach(
+                monitor, config, site_file.parent, host=http.host, port=http.port,
+                token=http.token, allow_remote=http.allow_remote,
+            )  # fmt: skip
+            result.live_view_url = server.url
+        if on_started is not None:
+            on_started(monitor, result.live_view_url)
         deadline = time.monotonic() + duration_s
         while time.monotonic() < deadline:
             if should_stop is not None and should_stop.wait(0.1):  # type: ignore[attr-defined]
@@ -172,6 +190,8 @@ def run_demo(
             if not monitor.loop.alive:
                 break
     finally:
+        if server is not None:
+            server.stop()
         monitor.stop(reason="demo finished")
         controller.stop()
         result.history = recorder.stop()

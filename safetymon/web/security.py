@@ -1,0 +1,154 @@
+"""Who may do what in the live view: bind address, host header, bearer token.
+
+- Binding: loopback only unless ``allow_remote`` (``check_bind_host``).
+- Host header: when bound to loopback, requests must name a loopback host (a page on another
+  site cannot read the view through DNS rebinding).
+- Writes: every request with a method other than GET/HEAD/OPTIONS needs
+  ``Authorization: Bearer TOKEN`` (compared in constant time); with no token configured all
+  writes are refused (403). Reads never need the token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from pathlib import Path
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from safetymon.config.http import LOOPBACK_NAMES, is_loopback_host
+
+MIN_TOKEN_CHARS = 16
+"""Shortest accepted token (a random token of at least this many characters)."""
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+"""Methods that never change anything and never need the token."""
+
+LOOPBACK_HOSTS = (*sorted(LOOPBACK_NAMES), "127.0.0.1", "::1")
+"""Host header values accepted when the view is bound to loopback."""
+
+
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; "
+        b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    ),
+)
+"""Headers added to every response: no inline or foreign scripts, no framing."""
+
+
+class RemoteBindError(ValueError):
+    """Binding a non-loopback address was asked for without ``allow_remote``."""
+
+
+def check_bind_host(host: str, allow_remote: bool) -> None:
+    """Refuse a non-loopback bind address unless ``allow_remote`` (raises RemoteBindError)."""
+    if not allow_remote and not is_loopback_host(host):
+        raise RemoteBindError(
+            f"live view host {host!r} is not a loopback address; refusing to serve the live "
+            f"view to other machines unless allow_remote is set (monitor.http.allow_remote)"
+        )
+
+
+def read_token_file(path: Path) -> str:
+    """The bearer token in ``path`` (surrounding whitespace stripped).
+
+    Raises:
+        ValueError: the file cannot be read, is empty, holds whitespace inside the token or
+            is shorter than ``MIN_TOKEN_CHARS`` (names the file, never the token).
+    """
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"live view token file {path}: cannot read it: {exc}") from exc
+    if any(ch.isspace() for ch in token):
+        raise ValueError(f"live view token file {path}: the token must be one word")
+    if len(token) < MIN_TOKEN_CHARS:
+        raise ValueError(
+            f"live view token file {path}: the token has {len(token)} characters, "
+            f"at least {MIN_TOKEN_CHARS} are required"
+        )
+    return token
+
+
+def check_token(token: str) -> str:
+    """Validate a token given directly (same rules as ``read_token_file``)."""
+    if not token or any(ch.isspace() for ch in token) or len(token) < MIN_TOKEN_CHARS:
+        raise ValueError(
+            f"live view token must be one word of at least {MIN_TOKEN_CHARS} characters"
+        )
+    return token
+
+
+def host_of(header: str) -> str:
+    """The host part of a Host header value (``[::1]:8080`` → ``::1``), lower case."""
+    value = header.strip().lower()
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+class GuardMiddleware:
+    """ASGI middleware: Host header check, bearer token on writes, security headers.
+
+    Args:
+        app: the application.
+        token: the write token, or None (all writes refused with 403).
+        allowed_hosts: Host header hosts accepted, or None for any (remote serving).
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, token: str | None, allowed_hosts: tuple[str, ...] | None
+    ) -> None:
+        self.app = app
+        self._token = token.encode() if token is not None else None
+        self._hosts = frozenset(h.lower() for h in allowed_hosts) if allowed_hosts else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if self._hosts is not None and host_of(headers.get("host", "")) not in self._hosts:
+            await _error(send, 400, "Host header names no address this view is served on")
+            return
+        if scope["method"] not in READ_METHODS:
+            refusal = self._refusal(headers.get("authorization"))
+            if refusal is not None:
+                status, message = refusal
+                await _error(send, status, message)
+                return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _refusal(self, authorization: str | None) -> tuple[int, str] | None:
+        if self._token is None:
+            return 403, "write actions are disabled: no token is configured for the live view"
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            return 401, "write actions need the header 'Authorization: Bearer TOKEN'"
+        if not hmac.compare_digest(given.strip().encode(), self._token):
+            return 403, "the token is not valid"
+        return None
+
+
+async def _error(send: Send, status: int, message: str) -> None:
+    body = json.dumps({"error": message}).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+    ]
+    if status == 401:
+        headers.append((b"www-authenticate", b'Bearer realm="safetymon"'))
+    headers.extend(SECURITY_HEADERS)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,172 @@
+"""A running demo-cell monitor for the live view's tests (the demo's real parts).
+
+Built like ``safetymon.demo.runner.run_demo`` does: the rendered camera (`SimCellSource`),
+the simulated controller on the real robot-state and safety interfaces (`SimController`),
+and a real `Monitor` with its decision loop, perception, ZeroMQ output and evidence store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from safetymon.config.loader import load_site_config
+from safetymon.config.site import SiteConfig
+from safetymon.demo.runner import DEMO_FPS, DEMO_SITE, demo_config
+from safetymon.monitor.app import CycleListener, Monitor, MonitorParts
+from safetymon.sim.cell import DemoScene, demo_camera
+from safetymon.sim.live import SimCellSource, SimController
+from safetymon.sim.render import CellRenderer
+
+
+@dataclass
+class DemoCell:
+    """A started demo monitor and what the tests need of it."""
+
+    monitor: Monitor
+    config: SiteConfig
+    base_dir: Path
+    out_dir: Path
+
+
+@contextlib.contextmanager
+def running_demo(out_dir: Path, *, listeners: tuple[CycleListener, ...] = ()) -> Iterator[DemoCell]:
+    """Start the demo cell's monitor (scene time 0 now); stop everything on exit.
+
+    An evidence store already at ``out_dir``/evidence.db is continued, not replaced.
+    """
+    base_config = load_site_config(DEMO_SITE)
+    scene = DemoScene.from_site(base_config)
+    camera = demo_camera()
+    renderer = CellRenderer(scene, camera)
+    controller = SimController(scene, base_config.robots[0])
+    config = demo_config(DEMO_SITE, controller.state_endpoint, out_dir)
+    camera_id = config.cameras[0].id
+    source = SimCellSource(
+        renderer, controller, fps=DEMO_FPS, max_frame_age_s=config.cameras[0].max_frame_age_s
+    )
+    try:
+        monitor = Monitor.build(
+            config,
+            DEMO_SITE.parent,
+            site_file=DEMO_SITE,
+            parts=MonitorParts(
+                sources={camera_id: source},
+                references={camera_id: renderer.reference(with_robot=False)},
+                projectors={camera_id: camera.project},
+                zmq_endpoint="tcp://127.0.0.1:0",
+                evidence_db=out_dir / "evidence.db",
+                listeners=listeners,
+            ),
+        )
+    except BaseException:
+        controller.stop()
+        raise
+    connection_id = config.outputs.zmq.connection_id if config.outputs.zmq else 1
+    try:
+        controller.start(monitor.zmq_endpoint or "", connection_id)
+        monitor.start()
+        yield DemoCell(monitor, config, DEMO_SITE.parent, out_dir)
+    finally:
+        monitor.stop(reason="test finished")
+        controller.stop()
+
+
+@dataclass
+class Reply:
+    """An HTTP reply (status, headers with lower-case names, body)."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> object:
+        """The body parsed as JSON."""
+        return json.loads(self.body)
+
+
+def fetch(
+    url: str, *, method: str = "GET", headers: dict[str, str] | None = None, timeout_s: float = 10
+) -> Reply:
+    """One real HTTP request (urllib); error statuses are returned, not raised."""
+    request = urllib.request.Request(url, method=method, headers=headers or {})
+    if method == "POST":
+        request.data = b""
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return Reply(
+                response.status, {k.lower(): v for k, v in response.headers.items()},
+                response.read(),
+            )  # fmt: skip
+    except urllib.error.HTTPError as error:
+        return Reply(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
+
+
+@dataclass(frozen=True)
+class SeededEvidence:
+    """Episodes written into an evidence store before a test (ids by what they test)."""
+
+    good: str
+    outside: str
+    tampered: str
+    photo: bytes
+
+
+def seed_evidence(db_dir: Path) -> SeededEvidence:
+    """Write three episodes with snapshots into ``db_dir``/evidence.db (a real store).
+
+    ``good`` has a valid snapshot of cam1 (a real photo of people); ``outside`` names files
+    outside the snapshot folder (cam1: in the database folder, cam2: above it); ``tampered``
+    has a snapshot whose file was changed after it was recorded.
+    """
+    import hashlib
+
+    import cv2
+
+    from safetymon.evidence.records import Episode, SnapshotRef
+    from safetymon.evidence.snapshots import write_snapshots
+    from safetymon.evidence.store import EvidenceStore
+    from tests.conftest import SHARED_DATA
+
+    photo = cv2.imread(str(SHARED_DATA / "people" / "basketball1.png"))
+    assert photo is not None, "shared/data/people/basketball1.png cannot be read"
+    snapshots = db_dir / "snapshots" / "2026-01-01"
+
+    def episode(episode_id: str, minute: int, refs: list[SnapshotRef]) -> Episode:
+        return Episode(
+            episode_id=episode_id, kind="stop", category="proximity",
+            start_utc=f"2026-01-01T10:{minute:02d}:00.000000Z",
+            end_utc=f"2026-01-01T10:{minute:02d}:02.500000Z", duration_s=2.5,
+            worst_state="STOP", min_speed_scale=0.0, reasons=["SEPARATION"], zones=["keep-out"],
+            track_ids=[3], robot_ids=["arm1"], closest_track_id=3, closest_robot_id="arm1",
+            min_distance_m=0.42, protective_separation_m=0.61, snapshots=refs,
+            config_hash="c" * 64, software_version="test",
+        )  # fmt: skip
+
+    good_refs = write_snapshots({"cam1": photo}, snapshot_dir=snapshots, db_dir=db_dir,
+                                stem="good0001")  # fmt: skip
+    outside_file = db_dir / "outside.jpg"
+    outside_file.write_bytes((db_dir / good_refs[0].file).read_bytes())
+    digest = hashlib.sha256(outside_file.read_bytes()).hexdigest()
+    outside_refs = [
+        SnapshotRef(camera_id="cam1", file="outside.jpg", sha256=digest, size_bytes=1),
+        SnapshotRef(camera_id="cam2", file="../outside.jpg", sha256=digest, size_bytes=1),
+    ]
+    tampered_refs = write_snapshots({"cam1": photo[::2, ::2]}, snapshot_dir=snapshots,
+                                    db_dir=db_dir, stem="tampered01")  # fmt: skip
+    (db_dir / tampered_refs[0].file).write_bytes(b"\xff\xd8 not the recorded picture")
+    store = EvidenceStore.open(db_dir / "evidence.db")
+    try:
+        store.append_episode(episode("good0001", 1, good_refs))
+        store.append_episode(episode("outside01", 2, outside_refs))
+        store.append_episode(episode("tampered01", 3, tampered_refs))
+    finally:
+        store.close()
+    return SeededEvidence(
+        "good0001", "outside01", "tampered01", (db_dir / good_refs[0].file).read_bytes()
+    )
