@@ -130,43 +130,25 @@ class SourceStatus:
     reconnects: int
 
 
-class CameraSource:
-    """Reads one camera on its own thread and keeps only the newest frame."""
+class NewestFrame:
+    """The newest frame of a source, its health, and a wait for the next one (thread-safe).
 
-    def __init__(self, config: CameraConfig) -> None:
-        """Prepare (not start) the source of a configured camera."""
-        self.config = config
+    The common part of every live frame source (`CameraSource`, the demo's rendered cell):
+    the producing thread calls `_publish` per frame and `_set_fault`; consumers call
+    `latest`, `wait_newer` and `status`.
+
+    Args:
+        max_frame_age_s: a newest frame older than this is reported as a stall, seconds.
+    """
+
+    def __init__(self, max_frame_age_s: float) -> None:
+        self.max_frame_age_s = max_frame_age_s
         self._lock = threading.Lock()
         self._new_frame = threading.Condition(self._lock)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._latest: tuple[np.ndarray, float, int] | None = None
         self._fault: str | None = None
         self._frames = 0
         self._reconnects = 0
-        self._identical = 0
-
-    def start(self) -> CameraSource:
-        """Start the capture thread (once)."""
-        if self._thread is not None:
-            raise RuntimeError(f"camera {self.config.id}: source already started")
-        self._thread = threading.Thread(
-            target=self._run, name=f"camera-{self.config.id}", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self, timeout_s: float = 5.0) -> None:
-        """Ask the thread to end and wait up to `timeout_s` seconds for it."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-
-    def __enter__(self) -> CameraSource:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
 
     def latest(self) -> tuple[np.ndarray, float, int] | None:
         """The newest (frame BGR, capture monotonic seconds, sequence number from 0), or None."""
@@ -196,13 +178,55 @@ class CameraSource:
         if fault is None:
             if latest is None:
                 fault = "stalled: no frame yet"
-            elif age is not None and age > self.config.max_frame_age_s:
+            elif age is not None and age > self.max_frame_age_s:
                 fault = f"stalled: no new frame for {age:.3f} s"
         return SourceStatus(age, fault, frames, reconnects)
 
     def _set_fault(self, fault: str | None) -> None:
         with self._lock:
             self._fault = fault
+
+    def _publish(self, image: np.ndarray, captured_s: float, fault: str | None = None) -> None:
+        """Make ``image`` (captured at monotonic ``captured_s``) the newest frame; wake waiters."""
+        with self._new_frame:
+            self._latest = (image, captured_s, self._frames)
+            self._frames += 1
+            self._fault = fault
+            self._new_frame.notify_all()
+
+
+class CameraSource(NewestFrame):
+    """Reads one camera on its own thread and keeps only the newest frame."""
+
+    def __init__(self, config: CameraConfig) -> None:
+        """Prepare (not start) the source of a configured camera."""
+        super().__init__(config.max_frame_age_s)
+        self.config = config
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._identical = 0
+
+    def start(self) -> CameraSource:
+        """Start the capture thread (once)."""
+        if self._thread is not None:
+            raise RuntimeError(f"camera {self.config.id}: source already started")
+        self._thread = threading.Thread(
+            target=self._run, name=f"camera-{self.config.id}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Ask the thread to end and wait up to `timeout_s` seconds for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def __enter__(self) -> CameraSource:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
 
     def _run(self) -> None:
         try:
@@ -272,11 +296,7 @@ class CameraSource:
             fault = None
             if self._identical + 1 >= self.config.frozen_after_frames:
                 fault = f"frozen: {self._identical + 1} identical frames"
-            with self._lock:
-                self._latest = (image, captured, self._frames)
-                self._frames += 1
-                self._fault = fault
-                self._new_frame.notify_all()
+            self._publish(image, captured, fault)
         return None
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from safetymon.config.robots import RobotConfig
-from safetymon.perception.sources import SourceStatus
+from safetymon.perception.sources import NewestFrame
 from safetymon.robot.messages import SCHEMA_V1, BaseState, LinkState, RobotStateMessage
 from safetymon.robot.sim import ZmqStateSender
 from safetymon.signals.client import SafetyClient
@@ -197,7 +197,7 @@ def _rows(array: np.ndarray) -> list[tuple[float, float, float]]:
     return [(float(x), float(y), float(z)) for x, y, z in np.asarray(array, dtype=np.float64)]
 
 
-class SimCellSource:
+class SimCellSource(NewestFrame):
     """The rendered camera of the demo cell, a `FrameSource` for the monitor.
 
     Args:
@@ -217,17 +217,12 @@ class SimCellSource:
         duration_s: float | None = None,
         max_frame_age_s: float = 0.3,
     ) -> None:
+        super().__init__(max_frame_age_s)
         self.renderer = renderer
         self.controller = controller
         self.period_s = 1.0 / fps
         self.duration_s = duration_s
-        self.max_frame_age_s = max_frame_age_s
-        self._lock = threading.Lock()
-        self._new_frame = threading.Condition(self._lock)
-        self._latest: tuple[np.ndarray, float, int] | None = None
         self._state: SceneState | None = None
-        self._fault: str | None = None
-        self._frames = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.started_s: float | None = None
@@ -249,44 +244,16 @@ class SimCellSource:
         """Scene seconds at monotonic ``monotonic_s``."""
         return monotonic_s - (self.started_s or monotonic_s)
 
-    def latest(self) -> tuple[np.ndarray, float, int] | None:
-        """Newest (frame BGR, capture monotonic seconds, sequence number), or None."""
-        with self._lock:
-            return self._latest
-
     def latest_state(self) -> SceneState | None:
         """Ground truth of the newest frame (the demo's video and plan use it)."""
         with self._lock:
             return self._state
 
-    def wait_newer(self, after_seq: int, timeout_s: float) -> tuple[np.ndarray, float, int] | None:
-        """Newest frame once its sequence number exceeds ``after_seq``; None on timeout."""
-        with self._new_frame:
-            self._new_frame.wait_for(
-                lambda: self._latest is not None and self._latest[2] > after_seq, timeout_s
-            )
-            latest = self._latest
-        return latest if latest is not None and latest[2] > after_seq else None
-
-    def status(self, now: float | None = None) -> SourceStatus:
-        """Health at monotonic ``now``: ended after ``duration_s``, stalled when frames stop."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            latest, fault, frames = self._latest, self._fault, self._frames
-        age = None if latest is None else now - latest[1]
-        if fault is None:
-            if latest is None:
-                fault = "stalled: no frame yet"
-            elif age is not None and age > self.max_frame_age_s:
-                fault = f"stalled: no new frame for {age:.3f} s"
-        return SourceStatus(age, fault, frames, 0)
-
     def _run(self) -> None:
         try:
             self._loop()
         except Exception as exc:  # a dead renderer must show as a camera fault
-            with self._lock:
-                self._fault = f"disconnected: renderer failed: {exc!r}"
+            self._set_fault(f"disconnected: renderer failed: {exc!r}")
 
     def _loop(self) -> None:
         assert self.started_s is not None
@@ -299,8 +266,7 @@ class SimCellSource:
             now = time.monotonic()
             scene_s = now - self.started_s
             if self.duration_s is not None and scene_s > self.duration_s:
-                with self._lock:
-                    self._fault = "ended: the demo script is over"
+                self._set_fault("ended: the demo script is over")
                 return
             if self.controller is not None:
                 arm = self.controller.arm_at(now)
@@ -309,10 +275,8 @@ class SimCellSource:
                 state = self.renderer.scene.state_at(scene_s)
             image = self.renderer.render(state)
             captured = now  # the instant the scene was sampled: the shutter
-            with self._new_frame:
-                self._latest = (image, captured, self._frames)
+            with self._lock:
                 self._state = state
-                self._frames += 1
-                self._new_frame.notify_all()
+            self._publish(image, captured)
             late = int((time.monotonic() - self.started_s) / self.period_s)
             index = max(index + 1, late)  # skip frames rather than fall behind real time
