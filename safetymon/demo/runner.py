@@ -10,6 +10,7 @@ the monitor's output tells it through the real controller-side client.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import time
 from collections import Counter
@@ -124,6 +125,10 @@ def run_demo(
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("evidence.db", "evidence.db-wal", "evidence.db-shm"):
         (out_dir / stale).unlink(missing_ok=True)  # each run starts a fresh store
+    # the live view's zone editor saves to the run's own copy, never to the checkout's file
+    site_copy = out_dir / site_file.name
+    if site_copy.resolve() != Path(site_file).resolve():
+        shutil.copyfile(site_file, site_copy)
     base_config = load_site_config(site_file)
     scene = DemoScene.from_site(base_config)
     duration_s = scene.duration_s if duration_s is None else duration_s
@@ -143,7 +148,7 @@ def run_demo(
         monitor = Monitor.build(
             config,
             site_file.parent,
-            site_file=site_file,
+            site_file=site_copy,
             parts=MonitorParts(
                 sources={camera_id: source},
                 references={camera_id: renderer.reference(with_robot=False)},

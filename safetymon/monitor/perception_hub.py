@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from safetymon.monitor.camera_pipeline import CameraPipeline, FrameResult
+from safetymon.perception.mapping import FloorMapper
 from safetymon.perception.sources import FrameSource
 from safetymon.perception.tracking import MultiCameraTracker
 from safetymon.perception.tracking.tracker import TrackView
@@ -137,6 +138,14 @@ class PerceptionHub:
     def camera_ids(self) -> tuple[str, ...]:
         """The cameras, in configuration order."""
         return tuple(self._cameras)
+
+    def mapper(self, camera_id: str) -> FloorMapper:
+        """The floor mapper (camera pixels → floor metres) of camera ``camera_id``.
+
+        Raises:
+            KeyError: no such camera.
+        """
+        return self._cameras[camera_id].pipeline.mapper
 
     def start(self) -> None:
         """Start every source and one worker thread per camera."""

@@ -13,7 +13,10 @@ Routes (all read-only unless marked):
 - ``GET /snapshots/{episode_id}/{camera_id}.jpg``: an episode snapshot, checked against
   its evidence record.
 - ``POST /api/reset`` (write): operator reset. Every write needs the bearer token
-  (``security.GuardMiddleware``); future write routes (the zone editor) get the same check.
+  (``security.GuardMiddleware``).
+- The zone editor (when ``create_app`` gets a ``zones.ZoneEditor``): ``GET /api/zones``,
+  ``POST /api/zones/preview`` (validation only; token optional, see ``security``),
+  ``POST /api/zones/save`` and ``POST /api/zones/apply`` (write).
 
 Failure isolation: handlers run in the server's event loop and worker threads, never in the
 monitor's; an exception in one is logged and answered with a 500 for that request only.
@@ -55,6 +58,7 @@ from safetymon.web.messages import (
 )
 from safetymon.web.security import LOOPBACK_HOSTS, GuardMiddleware
 from safetymon.web.source import LiveSource
+from safetymon.web.zones import ZoneEditor, zone_routes
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +89,7 @@ def create_app(
     token: str | None,
     allowed_hosts: tuple[str, ...] | None = LOOPBACK_HOSTS,
     max_fps: float = DEFAULT_MAX_FPS,
+    zones: ZoneEditor | None = None,
 ) -> Starlette:
     """The live view application over ``source``.
 
@@ -94,6 +99,7 @@ def create_app(
         allowed_hosts: Host header hosts accepted (default: loopback names), or None for any
             (when serving other machines).
         max_fps: most frames per second per camera stream, and per camera encoding.
+        zones: the zone editor's server side, or None (no editor routes; the page says so).
 
     The app's ``state.closing`` (a ``threading.Event``) ends every open stream when set
     (``LiveServer.stop`` sets it).
@@ -112,6 +118,7 @@ def create_app(
         Route("/camera/{camera_id}.mjpg", views.camera_stream, methods=["GET"]),
         Route("/plan.png", views.plan, methods=["GET"]),
         Route("/snapshots/{episode_id}/{camera_id}.jpg", views.snapshot, methods=["GET"]),
+        *(zone_routes(zones) if zones is not None else []),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     app = Starlette(
@@ -122,6 +129,7 @@ def create_app(
     app.state.closing = views.closing
     app.state.writable = token is not None
     views.writable = token is not None
+    views.zone_editor = zones is not None
     return app
 
 
@@ -147,6 +155,7 @@ class _Views:
         self.max_fps = max_fps
         self.closing = threading.Event()
         self.writable = False
+        self.zone_editor = False
         self.cameras = ImageCache(1.0 / max_fps)
         self.plans = ImageCache(PLAN_MIN_INTERVAL_S)
         self._streams = 0
@@ -174,6 +183,7 @@ class _Views:
                 robots=list(self.source.robot_ids),
                 writable=self.writable,
                 max_fps=self.max_fps,
+                zone_editor=self.zone_editor,
             )
         )
 

@@ -10,6 +10,7 @@ from safetymon.web.app import DEFAULT_MAX_FPS, create_app
 from safetymon.web.security import LOOPBACK_HOSTS, check_bind_host, check_token
 from safetymon.web.server import LiveServer
 from safetymon.web.source import MonitorSource
+from safetymon.web.zones import ZoneEditor
 
 
 def attach(
@@ -53,5 +54,6 @@ def attach(
         token=token,
         allowed_hosts=None if allow_remote else (*LOOPBACK_HOSTS, host.strip("[]").lower()),
         max_fps=max_fps,
+        zones=ZoneEditor(monitor, source.plan_geometry, writable=token is not None),
     )
     return LiveServer(app, host, port, allow_remote=allow_remote).start()

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field
 
 from safetymon.config.base import StrictModel
+from safetymon.config.zone_edit import ZoneEditRequest
 
 StateName = Literal["RUN", "SLOW", "STOP"]
 
@@ -158,6 +159,7 @@ class InfoMessage(StrictModel):
     robots: list[str]
     writable: bool = Field(description="Write actions are possible (a token is configured).")
     max_fps: float = Field(description="Most frames per second a camera stream sends.")
+    zone_editor: bool = Field(False, description="The zone editor's API is served.")
 
 
 class HealthMessage(StrictModel):
@@ -172,3 +174,115 @@ class ResetMessage(StrictModel):
     """``POST /api/reset``: an operator reset was handed to the monitor."""
 
     reset_requested: bool
+
+
+# ---------------------------------------------------------------------- zone editor
+
+Point = tuple[float, float]
+
+
+class ZoneShape(StrictModel):
+    """One zone of the site file: its polygon in the floor frame, metres."""
+
+    zone_id: str
+    type: str
+    description: str | None
+    polygon: list[Point]
+
+
+class PlanGeometry(StrictModel):
+    """How ``/plan.png`` maps the floor: ``col = origin_px[0] + scale·x``,
+    ``row = origin_px[1] − scale·y`` (floor metres → plan pixels)."""
+
+    width_px: int = Field(gt=0)
+    height_px: int = Field(gt=0)
+    scale_px_per_m: float = Field(gt=0)
+    origin_px: Point
+
+
+class CameraZones(StrictModel):
+    """One camera for the editor: whether vertices can be drawn on its image, and the
+    zones' polygons in its pixels (null for a zone not wholly in front of the camera)."""
+
+    camera_id: str
+    drawable: bool
+    why_not: str | None = Field(None, description="Why vertices cannot be drawn on it.")
+    image_url: str
+    width_px: int | None
+    height_px: int | None
+    zones: dict[str, list[Point] | None]
+
+
+class ZonesMessage(StrictModel):
+    """``GET /api/zones``: the zones of the site file as the editor edits them."""
+
+    site_file: str | None = Field(description="The site file, or null (editor disabled).")
+    sha256: str | None = Field(description="SHA-256 of the site file's text (base of edits).")
+    editable: bool = Field(description="Saving is possible (a site file and a token).")
+    why_not: str | None = Field(None, description="Why the editor cannot save.")
+    zone_types: list[str]
+    zones: list[ZoneShape]
+    pending: list[str] = Field(description="Zones saved but not yet used by the decision.")
+    plan: PlanGeometry
+    cameras: list[CameraZones]
+    error: str | None = Field(None, description="Why the site file could not be read.")
+
+
+class ZoneEditBody(ZoneEditRequest):
+    """``POST /api/zones/preview|save`` body: a `ZoneEditRequest`; with ``camera_id`` the
+    polygon is in that camera's raw pixels (u right, v down) and is mapped to the floor by
+    the server."""
+
+    camera_id: str | None = None
+
+
+class IssueInfo(StrictModel):
+    """One reason an edit is refused (the field as ``safetymon config check`` names it)."""
+
+    field: str
+    message: str
+
+
+class ZonePreviewMessage(StrictModel):
+    """``POST /api/zones/preview``: whether the edit is valid and what saving would change.
+
+    ``diff`` is given only to a request carrying the write token (the diff shows lines of
+    the site file); without it ``diff_withheld`` is true.
+    """
+
+    ok: bool
+    issues: list[IssueInfo]
+    polygon_m: list[Point] | None = Field(description="The polygon on the floor, metres.")
+    diff: str | None
+    diff_withheld: bool
+    added: bool
+    base_sha256: str | None
+    old_config_hash: str | None
+    new_config_hash: str | None
+
+
+class ZoneSaveMessage(StrictModel):
+    """``POST /api/zones/save``: the file was written and the change recorded."""
+
+    saved: bool
+    zone_id: str
+    sha256: str = Field(description="SHA-256 of the site file after saving.")
+    old_config_hash: str
+    new_config_hash: str
+    polygon_m: list[Point]
+    pending: list[str]
+    diff: str
+
+
+class ZoneRefusal(StrictModel):
+    """A refused save (409: the file changed; 422: the edit is invalid)."""
+
+    error: str
+    issues: list[IssueInfo]
+
+
+class ZoneApplyMessage(StrictModel):
+    """``POST /api/zones/apply``: whether a pending change was taken into use now."""
+
+    applied: bool
+    pending: list[str]

@@ -6,6 +6,11 @@
 - Writes: every request with a method other than GET/HEAD/OPTIONS needs
   ``Authorization: Bearer TOKEN`` (compared in constant time); with no token configured all
   writes are refused (403). Reads never need the token.
+- One exception, ``TOKEN_OPTIONAL``: ``POST /api/zones/preview`` validates a zone edit and
+  writes nothing; the editor calls it while vertices are dragged, before the operator has
+  typed the token. Without an ``Authorization`` header it is served with the scope flag
+  ``safetymon.authenticated`` False (the reply then withholds the site file's diff); with
+  one, the token is checked as for any write (a wrong token is refused).
 """
 
 from __future__ import annotations
@@ -23,6 +28,13 @@ MIN_TOKEN_CHARS = 16
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 """Methods that never change anything and never need the token."""
+
+TOKEN_OPTIONAL = frozenset({("POST", "/api/zones/preview")})
+"""(method, path) of requests that change nothing but are not GETs: served without a token
+(flagged unauthenticated), checked like writes when they carry one."""
+
+AUTHENTICATED = "safetymon.authenticated"
+"""ASGI scope key: True when the request carried the right token."""
 
 LOOPBACK_HOSTS = (*sorted(LOOPBACK_NAMES), "127.0.0.1", "::1")
 """Host header values accepted when the view is bound to loopback."""
@@ -115,12 +127,16 @@ class GuardMiddleware:
         if self._hosts is not None and host_of(headers.get("host", "")) not in self._hosts:
             await _error(send, 400, "Host header names no address this view is served on")
             return
+        scope[AUTHENTICATED] = False
         if scope["method"] not in READ_METHODS:
-            refusal = self._refusal(headers.get("authorization"))
-            if refusal is not None:
-                status, message = refusal
-                await _error(send, status, message)
-                return
+            optional = (scope["method"], scope["path"]) in TOKEN_OPTIONAL
+            if not (optional and "authorization" not in headers):
+                refusal = self._refusal(headers.get("authorization"))
+                if refusal is not None:
+                    status, message = refusal
+                    await _error(send, status, message)
+                    return
+                scope[AUTHENTICATED] = True
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

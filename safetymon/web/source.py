@@ -9,6 +9,7 @@ Drawing and encoding happen in the web server's threads, never in the decision l
 from __future__ import annotations
 
 import math
+import threading
 import time
 from pathlib import Path
 from typing import Protocol
@@ -28,6 +29,7 @@ from safetymon.web.messages import (
     CameraHealth,
     CauseInfo,
     ClosestInfo,
+    PlanGeometry,
     RobotHealth,
     StateMessage,
     TrackInfo,
@@ -120,7 +122,13 @@ class MonitorSource:
     ) -> None:
         self._monitor = monitor
         self._config = config
+        self._base_dir = Path(base_dir)
+        self._plan_size_px = plan_size_px
         self._plan = PlanRenderer(config, base_dir, size_px=plan_size_px, track_legend=True)
+        self._plan_config = config
+        self._applied_config = config
+        self._plan_lock = threading.Lock()
+        monitor.zone_changes.on_applied.append(self._zones_applied)
         self._max_frame_age = {c.id: c.max_frame_age_s for c in config.cameras}
         self._max_state_age = {r.id: r.max_state_age_s for r in config.robots}
         recorder = monitor.recorder
@@ -222,16 +230,46 @@ class MonitorSource:
             return _placeholder(decision, camera_id), 0
         return annotate_frame(view.frame, view.result, decision, caption=camera_id), view.frames
 
+    def _zones_applied(self, config: SiteConfig) -> None:
+        # called in the thread that applied the change (maybe the decision loop's): only
+        # note it; the plan is redrawn in a web thread when it is next asked for
+        self._applied_config = config
+
+    def _current_plan(self) -> PlanRenderer:
+        """The plan renderer, redrawn first if the monitor applied edited zones since."""
+        with self._plan_lock:
+            config = self._applied_config
+            if config is not self._plan_config:
+                self._plan = PlanRenderer(
+                    config, self._base_dir, size_px=self._plan_size_px, track_legend=True
+                )
+                self._plan_config = config
+            return self._plan
+
+    def plan_geometry(self) -> PlanGeometry:
+        """The live plan's floor metres → plan pixels transform and its size."""
+        plan = self._current_plan()
+        transform = plan.base.transform
+        height, width = plan.base.image.shape[:2]
+        return PlanGeometry(
+            width_px=width,
+            height_px=height,
+            scale_px_per_m=float(transform.scale_px_per_m),
+            origin_px=(float(transform.origin_px[0]), float(transform.origin_px[1])),
+        )
+
     def plan_image(self) -> np.ndarray:
-        """The floor plan (BGR) with the tracks the newest decision saw."""
+        """The floor plan (BGR) with the tracks the newest decision saw (and the zones the
+        decision uses: redrawn after an edit is applied, not when it is only saved)."""
+        plan = self._current_plan()
         record = self._monitor.loop.last
         if record is None:
-            return self._plan.render()
+            return plan.render()
         humans = record.cycle.humans
         rows = np.c_[humans.xy, humans.radius_m] if humans.count else np.zeros((0, 3))
         keep = np.all(np.isfinite(rows), axis=1) & (rows[:, 2] >= 0)
         labels = [f"#{int(t)}" for t in humans.track_ids[keep]]
-        return self._plan.render(rows[keep], labels)
+        return plan.render(rows[keep], labels)
 
     def episodes(self, limit: int) -> list[Episode]:
         """Up to ``limit`` newest evidence episodes (raises ReadError if unreadable)."""

@@ -35,17 +35,24 @@ class DemoCell:
 
 
 @contextlib.contextmanager
-def running_demo(out_dir: Path, *, listeners: tuple[CycleListener, ...] = ()) -> Iterator[DemoCell]:
+def running_demo(
+    out_dir: Path,
+    *,
+    listeners: tuple[CycleListener, ...] = (),
+    site_file: Path = DEMO_SITE,
+) -> Iterator[DemoCell]:
     """Start the demo cell's monitor (scene time 0 now); stop everything on exit.
 
     An evidence store already at ``out_dir``/evidence.db is continued, not replaced.
+    ``site_file``: the demo site (a test that edits zones passes a copy; the monitor's
+    ``site_file`` is this file).
     """
-    base_config = load_site_config(DEMO_SITE)
+    base_config = load_site_config(site_file)
     scene = DemoScene.from_site(base_config)
     camera = demo_camera()
     renderer = CellRenderer(scene, camera)
     controller = SimController(scene, base_config.robots[0])
-    config = demo_config(DEMO_SITE, controller.state_endpoint, out_dir)
+    config = demo_config(site_file, controller.state_endpoint, out_dir)
     camera_id = config.cameras[0].id
     source = SimCellSource(
         renderer, controller, fps=DEMO_FPS, max_frame_age_s=config.cameras[0].max_frame_age_s
@@ -53,8 +60,8 @@ def running_demo(out_dir: Path, *, listeners: tuple[CycleListener, ...] = ()) ->
     try:
         monitor = Monitor.build(
             config,
-            DEMO_SITE.parent,
-            site_file=DEMO_SITE,
+            site_file.parent,
+            site_file=site_file,
             parts=MonitorParts(
                 sources={camera_id: source},
                 references={camera_id: renderer.reference(with_robot=False)},
@@ -71,7 +78,7 @@ def running_demo(out_dir: Path, *, listeners: tuple[CycleListener, ...] = ()) ->
     try:
         controller.start(monitor.zmq_endpoint or "", connection_id)
         monitor.start()
-        yield DemoCell(monitor, config, DEMO_SITE.parent, out_dir)
+        yield DemoCell(monitor, config, site_file.parent, out_dir)
     finally:
         monitor.stop(reason="test finished")
         controller.stop()
@@ -91,12 +98,22 @@ class Reply:
 
 
 def fetch(
-    url: str, *, method: str = "GET", headers: dict[str, str] | None = None, timeout_s: float = 10
+    url: str,
+    *,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    timeout_s: float = 10,
+    json_body: object = None,
 ) -> Reply:
-    """One real HTTP request (urllib); error statuses are returned, not raised."""
+    """One real HTTP request (urllib); error statuses are returned, not raised.
+
+    ``json_body``: sent as the JSON body (with its content type) of a POST.
+    """
     request = urllib.request.Request(url, method=method, headers=headers or {})
     if method == "POST":
-        request.data = b""
+        request.data = b"" if json_body is None else json.dumps(json_body).encode()
+        if json_body is not None:
+            request.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
             return Reply(
