@@ -138,6 +138,7 @@ class Monitor:
             listeners=(*own, *listeners),
         )
         self.zone_changes.loop = self.loop
+        hub.on_tracks_updated = self.loop.nudge  # decide on a new frame at once
 
     # ------------------------------------------------------------------ building
     @classmethod

@@ -34,6 +34,7 @@ class CycleRecord:
     Attributes:
         cycle: the input the decision saw.
         decision: the decision.
+        signal_started_s: monotonic time just before the outputs were handed it, seconds.
         signal_sent_s: monotonic time the outputs were handed the decision, seconds.
         compute_s: time spent gathering, deciding and signalling, seconds.
         loop_rate_hz: measured loop rate (exponential average).
@@ -44,6 +45,7 @@ class CycleRecord:
     signal_sent_s: float
     compute_s: float
     loop_rate_hz: float
+    signal_started_s: float = math.nan
 
 
 Gather = Callable[[float], CycleInput]
@@ -90,6 +92,7 @@ class DecisionLoop:
         self._pending_faults: list[tuple[str, str]] = []
         self._rate_hz = 0.0
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_engine: DecisionEngine | None = None
         self._engine_lock = threading.Lock()
@@ -147,6 +150,7 @@ class DecisionLoop:
         if faults:
             cycle = replace(cycle, faults=(*cycle.faults, *faults))
         decision, self._memory = self.engine.step(cycle, self._memory)
+        signal_started = self._clock()
         try:
             self._signal(decision)
         except Exception as exc:  # the outputs stay fail-safe; the next cycle STOPs
@@ -155,7 +159,7 @@ class DecisionLoop:
                 ("OUTPUT_FAULT", f"signalling failed: {type(exc).__name__}: {exc}")
             )
         sent = self._clock()
-        record = CycleRecord(cycle, decision, sent, sent - start, self._rate_hz)
+        record = CycleRecord(cycle, decision, sent, sent - start, self._rate_hz, signal_started)
         self.cycles += 1
         self.last = record
         for listener in self._listeners:
@@ -168,6 +172,15 @@ class DecisionLoop:
                 )
         return record
 
+    def nudge(self) -> None:
+        """Run a cycle now instead of at the next period (new perception data arrived).
+
+        The camera workers call this after updating the tracks, so a person who just
+        appeared is decided on at once rather than up to one period later; the regular
+        period resumes from that cycle. Thread-safe and cheap.
+        """
+        self._wake.set()
+
     def start(self) -> None:
         """Start the loop thread."""
         self._thread = threading.Thread(target=self._run, name="safetymon-decision", daemon=True)
@@ -176,6 +189,7 @@ class DecisionLoop:
     def stop(self, timeout_s: float = 2.0) -> None:
         """Ask the loop to finish its current cycle and end."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
 
@@ -192,4 +206,6 @@ class DecisionLoop:
             now = self._clock()
             if next_start < now - self.period_s:
                 next_start = now  # late: do not try to catch up with a burst of cycles
-            self._stop.wait(max(0.0, next_start - now))
+            if self._wake.wait(max(0.0, next_start - now)):
+                self._wake.clear()
+                next_start = self._clock()  # a nudge: cycle now, period counted from here

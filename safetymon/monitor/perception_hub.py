@@ -131,6 +131,9 @@ class PerceptionHub:
         self._tracker = tracker
         self._cameras = {cid: _Camera(cid, sources[cid], pipelines[cid]) for cid in pipelines}
         self._on_frame = on_frame
+        self.on_tracks_updated: Callable[[], None] | None = None
+        """Called after each frame's observations are in the tracks (the decision loop's
+        ``nudge``, so the frame is decided on at once)."""
         self._clock = clock
         self._stop = threading.Event()
 
@@ -156,7 +159,7 @@ class PerceptionHub:
             )
             camera.thread.start()
 
-    def stop(self, timeout_s: float = 5.0) -> None:
+    def stop(self, timeout_s: float = 2.0) -> None:
         """Stop the workers (each finishes its current frame) and the sources."""
         self._stop.set()
         deadline = time.monotonic() + timeout_s
@@ -246,6 +249,8 @@ class PerceptionHub:
                 camera.frame, camera.result, camera.timing = frame, result, timing
                 camera.frames += 1
                 camera.faults += result.fault is not None
+            if self.on_tracks_updated is not None:
+                self.on_tracks_updated()
             if self._on_frame is not None:
                 try:
                     self._on_frame(result, timing)
