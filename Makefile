@@ -39,6 +39,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_robot.py
 	$(PY) benchmarks/bench_render.py
 	$(PY) benchmarks/bench_plan.py
+	$(PY) benchmarks/bench_monitor.py
+	$(PY) benchmarks/bench_faults.py --runs 5
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
