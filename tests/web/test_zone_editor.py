@@ -369,6 +369,15 @@ def test_browser_drags_a_vertex_and_saves_it(tmp_path: Path) -> None:
             corner = page.locator('#ze-svg circle.ze-handle[data-index="2"]')
             corner.wait_for(timeout=10_000)
             assert page.locator("#ze-svg circle.ze-handle").count() == 4
+            # the camera image may still be loading on a busy machine: the handles get their
+            # place (a bounding box) once it has a size
+            expect(corner).to_be_visible(timeout=15_000)
+            page.wait_for_function(
+                "() => { const c = document.querySelector("
+                "'#ze-svg circle.ze-handle[data-index=\"2\"]');"
+                " const r = c && c.getBoundingClientRect(); return r && r.width > 0; }",
+                timeout=15_000,
+            )
             box = corner.bounding_box()
             assert box is not None
             x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
