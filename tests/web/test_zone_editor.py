@@ -425,3 +425,69 @@ def _config_of(text: str, folder: Path):
     original = folder / "original.yaml"
     original.write_text(text, encoding="utf-8")
     return load_site_config(original)
+
+
+@pytest.mark.slow
+def test_browser_draws_a_new_zone_saves_and_applies_it(tmp_path: Path) -> None:
+    """Chromium: "new zone…" with an id and type, move a vertex, save with the token, then
+    "Apply now"; the file gains the zone and the evidence has the saved and applied records."""
+    require_optional(importlib.util.find_spec("playwright") is not None, "Python playwright")
+    require_optional(CHROMIUM.is_file(), f"Chromium at {CHROMIUM}")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect, sync_playwright
+
+    site = tmp_path / "demo-cell.yaml"
+    shutil.copy(DEMO_SITE, site)
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    errors: list[str] = []
+    with running_demo(tmp_path / "out", site_file=site) as cell, sync_playwright() as playwright:
+        server = attach(cell.monitor, cell.config, cell.base_dir, host="127.0.0.1", port=0,
+                        token=TOKEN)  # fmt: skip
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1300})
+            page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+            page.goto(server.url + "/", wait_until="domcontentloaded")
+            page.locator('#ze-svg circle.ze-handle[data-index="1"]').wait_for(timeout=30_000)
+            page.select_option("#ze-zone", label="new zone…")
+            page.fill("#ze-new-id", "tool-bench")
+            page.select_option("#ze-new-type", "warning")
+            handle = page.locator('#ze-svg circle.ze-handle[data-index="2"]')
+            expect(handle).to_be_visible(timeout=15_000)
+            box = handle.bounding_box()
+            assert box is not None
+            x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            page.mouse.move(x, y)
+            page.mouse.down()
+            page.mouse.move(x + 30, y + 20, steps=5)
+            page.mouse.up()
+            page.wait_for_selector('#ze-validation[data-valid="true"]', timeout=10_000)
+            page.click("#ze-save-open")
+            page.fill("#ze-token", TOKEN)
+            page.click("#ze-show-diff")
+            expect(page.locator("#ze-diff")).to_contain_text("+  - id: tool-bench", timeout=10_000)
+            page.click("#ze-confirm")
+            page.wait_for_selector("#ze-result[data-saved]", timeout=10_000)
+            page.screenshot(path=str(shots / "new-zone-saved.png"), full_page=True)
+            apply = page.locator("#ze-apply")
+            try:  # pending unless the demo happened to be in STOP (then applied already)
+                apply.wait_for(state="visible", timeout=5_000)
+                apply.click()
+            except PlaywrightTimeout:
+                pass
+        finally:
+            browser.close()
+            server.stop()
+        db = cell.out_dir / "evidence.db"
+        applied = _wait_for_change(db, "applied", 1)
+    artifacts = os.environ.get("SAFETYMON_ARTIFACTS")
+    if artifacts:
+        shutil.copytree(shots, Path(artifacts) / "zone-editor-new", dirs_exist_ok=True)
+    assert not errors, errors
+    zone = load_site_config(site).zone("tool-bench")
+    assert zone.type.value == "warning" and len(zone.polygon) == 4
+    saved = _wait_for_change(db, "saved", 1)[-1]
+    assert saved["zones"] == ["tool-bench"]
+    assert applied[-1]["zones"] == ["tool-bench"]
+    assert applied[-1]["new_config_hash"] != applied[-1]["old_config_hash"]
