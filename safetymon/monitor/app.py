@@ -389,6 +389,8 @@ class Monitor:
         status = self.status
         assert status is not None
         decision = record.decision
+        if not status.due(decision.state, record.signal_sent_s):
+            return  # formatting 100 lines a second to show one is work on the loop's path
         ages = {c.camera_id: c.frame_age_s for c in record.cycle.cameras}
         ages.update({r.robot_id: r.age_s for r in record.cycle.robots})
         closest = decision.closest

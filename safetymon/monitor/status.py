@@ -64,10 +64,14 @@ class StatusLine:
         self._last_state: SafetyState | None = None
         self._width = 0
 
+    def due(self, state: SafetyState, now_s: float) -> bool:
+        """Whether a line for ``state`` at monotonic ``now_s`` would be shown (format it then)."""
+        return now_s - self._last >= self.interval_s or state != self._last_state
+
     def show(self, line: str, state: SafetyState, now_s: float | None = None) -> None:
         """Show ``line`` if the interval passed or the state changed."""
         now_s = time.monotonic() if now_s is None else now_s
-        if now_s - self._last < self.interval_s and state == self._last_state:
+        if not self.due(state, now_s):
             return
         self._last, self._last_state = now_s, state
         try:
