@@ -330,9 +330,9 @@
       if (status === 200) {
         result.textContent = `saved ${body.zone_id}: file ${body.sha256.slice(0, 12)}, config ` +
           `${body.old_config_hash.slice(0, 12)} → ${body.new_config_hash.slice(0, 12)}`;
-        result.dataset.saved = body.sha256;
         closeSave();
         await load(body.zone_id);
+        result.dataset.saved = body.sha256; // only once the editor shows the saved file again
         return;
       }
       showIssues(body.issues || []);
