@@ -98,6 +98,8 @@ class DemoRecorder:
             OSError: the video could not be written.
         """
         self._stop.set()
+        if not self._threads:  # never started (the demo failed before recording)
+            return self.history
         self._threads[0].join(5.0)
         self._frames.put(None)
         self._threads[1].join(30.0)

@@ -11,6 +11,7 @@ the monitor's output tells it through the real controller-side client.
 from __future__ import annotations
 
 import shutil
+import socket
 import sqlite3
 import time
 from collections import Counter
@@ -35,6 +36,9 @@ DEMO_SITE = Path(__file__).resolve().parents[2] / "zones" / "demo-cell.yaml"
 
 DEMO_FPS = 15.0
 """Frame rate of the rendered camera, frames per second."""
+
+DEFAULT_SAFETY_PORT = 5560
+"""Loopback port of the demo's safety output when neither ``--zmq`` nor the site gives one."""
 
 
 @dataclass
@@ -109,7 +113,8 @@ def run_demo(
     Args:
         out_dir: output folder (created).
         duration_s: seconds to run (default: the whole script, about 36 s).
-        zmq_endpoint: publish the safety output here (default: the site's ``outputs.zmq``).
+        zmq_endpoint: publish the safety output here (default: the site's ``outputs.zmq``,
+            else `default_safety_endpoint`).
         site_file: the demo site (its first protective and warning zones lay out the script).
         status_stream: where the live status line goes (None: none).
         should_stop: a `threading.Event`; set it to end the demo early (SIGINT).
@@ -137,6 +142,8 @@ def run_demo(
     robot = base_config.robots[0]
     controller = SimController(scene, robot)
     config = demo_config(site_file, controller.state_endpoint, out_dir)
+    if zmq_endpoint is None and config.outputs.zmq is None:
+        zmq_endpoint = default_safety_endpoint()
     camera_id = config.cameras[0].id
     source = SimCellSource(
         renderer,
@@ -204,6 +211,18 @@ def run_demo(
     result.episodes = count_episodes(result.evidence_db)
     write_demo_plan(result.plan, config, result.history)
     return result
+
+
+def default_safety_endpoint() -> str:
+    """Where the demo publishes without ``--zmq``: the usual ``tcp://127.0.0.1:5560``, or a
+    free loopback port when that one is taken (the demo prints the endpoint it used)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as ZeroMQ binds
+        try:
+            probe.bind(("127.0.0.1", DEFAULT_SAFETY_PORT))
+        except OSError:
+            return "tcp://127.0.0.1:0"
+    return f"tcp://127.0.0.1:{DEFAULT_SAFETY_PORT}"
 
 
 def count_episodes(db_path: Path) -> Counter[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import pytest
 
+from safetymon.demo.runner import DEFAULT_SAFETY_PORT
 from safetymon.signals.client import PermittedState, SafetyClient
 from safetymon.signals.frame import SafetyState
 from safetymon.signals.reasons import Reason
@@ -17,21 +18,27 @@ from safetymon.signals.reasons import Reason
 REPO = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
+def port_is_free(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as ZeroMQ binds
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 @pytest.mark.slow
 def test_demo_shows_slow_and_stop_on_the_wire_and_in_the_evidence(tmp_path: Path) -> None:
+    """The README's quick start exactly (no --zmq: the demo publishes on port 5560)."""
     out = tmp_path / "demo-out"
-    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    assert port_is_free(DEFAULT_SAFETY_PORT), "port 5560 is taken: the demo would move away"
+    endpoint = f"tcp://127.0.0.1:{DEFAULT_SAFETY_PORT}"
     seen: list[PermittedState] = []
     client = SafetyClient(endpoint, 1, watchdog_s=0.2, same_clock=True, on_change=seen.append)
     with client:
         run = subprocess.run(
-            [sys.executable, "-m", "safetymon", "demo", "--out", str(out), "--zmq", endpoint],
+            [sys.executable, "-m", "safetymon", "demo", "--out", str(out)],
             cwd=tmp_path,
             capture_output=True,
             text=True,
@@ -39,6 +46,7 @@ def test_demo_shows_slow_and_stop_on_the_wire_and_in_the_evidence(tmp_path: Path
         )
     assert run.returncode == 0, run.stderr[-3000:]
     assert f"evidence: {out / 'evidence.db'}" in run.stdout
+    assert f"safety output published on {endpoint}" in run.stdout
     assert "SLOW" in run.stdout and "STOP" in run.stdout
     # the live status line went to stderr
     assert "| people" in run.stderr
