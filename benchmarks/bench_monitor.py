@@ -55,9 +55,10 @@ if str(ROOT) not in sys.path:
 
 from safetymon.config.loader import load_site_config  # noqa: E402
 from safetymon.config.site import SiteConfig  # noqa: E402
-from safetymon.demo.runner import DEMO_SITE, demo_config  # noqa: E402
+from safetymon.demo.cell import DemoParts  # noqa: E402
+from safetymon.demo.runner import DEMO_SITE  # noqa: E402
 from safetymon.geometry import kernels  # noqa: E402
-from safetymon.monitor.app import Monitor, MonitorParts  # noqa: E402
+from safetymon.monitor.app import Monitor  # noqa: E402
 from safetymon.monitor.decision_loop import CycleRecord, DecisionLoop  # noqa: E402
 from safetymon.monitor.outputs import SignalOutputs  # noqa: E402
 from safetymon.perception.sources import NewestFrame  # noqa: E402
@@ -70,7 +71,7 @@ from safetymon.safety.inputs import CameraStatus, CycleInput, HumanBatch  # noqa
 from safetymon.safety.site import compile_site  # noqa: E402
 from safetymon.signals.frame import SafetyState  # noqa: E402
 from safetymon.signals.reasons import Reason  # noqa: E402
-from safetymon.sim.cell import DemoScene, SceneState, demo_camera, in_zone  # noqa: E402
+from safetymon.sim.cell import DemoScene, SceneState, in_zone  # noqa: E402
 from safetymon.sim.live import SimController  # noqa: E402
 from safetymon.sim.people import Appearance, PersonPose  # noqa: E402
 from safetymon.sim.render import CellRenderer  # noqa: E402
@@ -338,9 +339,8 @@ class LiveResult:
     unrelated: Counter[str] = field(default_factory=Counter)
 
 
-def live_config(detector: str, robot_state_endpoint: str, out_dir: Path) -> SiteConfig:
-    """The demo site with the robot fed by the simulated controller, no restart delay."""
-    config = demo_config(DEMO_SITE, robot_state_endpoint, out_dir)
+def live_config(config: SiteConfig, detector: str) -> SiteConfig:
+    """The demo site (robot fed by the simulated controller) with ``detector``, no restart delay."""
     config = config.model_copy(
         update={
             "detector": config.detector.model_copy(update={"kind": detector}),
@@ -354,36 +354,19 @@ def run_live(detector: str, seconds: float, switch_s: float, tmp: Path) -> LiveR
     """Run the monitor for ``seconds`` with ``detector`` and match appearances to STOPs."""
     out_dir = tmp / detector.replace("+", "_")
     out_dir.mkdir()
-    base = load_site_config(DEMO_SITE)
-    scene = DemoScene.from_site(base)
-    camera = demo_camera()
-    renderer = CellRenderer(scene, camera)
-    controller = SimController(scene, base.robots[0])
-    config = live_config(detector, controller.state_endpoint, out_dir)
-    camera_id = config.cameras[0].id
+    cell = DemoParts.prepare(DEMO_SITE, out_dir)
+    controller, renderer = cell.controller, cell.renderer
+    config = live_config(cell.config, detector)
     if not in_zone(config.zone("keep-out"), np.array(PERSON_XY)):
+        cell.controller.stop()
         raise RuntimeError(f"PERSON_XY {PERSON_XY} is not inside keep-out")
     source = AlternatingCell(renderer, controller, FPS, switch_s, config.cameras[0].max_frame_age_s)
     log = LiveLog()
-    try:
-        monitor = Monitor.build(
-            config,
-            DEMO_SITE.parent,
-            site_file=DEMO_SITE,
-            parts=MonitorParts(
-                sources={camera_id: source},
-                references={camera_id: renderer.reference(with_robot=False)},
-                projectors={camera_id: camera.project},
-                zmq_endpoint="tcp://127.0.0.1:0",
-                evidence_db=out_dir / "evidence.db",
-                listeners=(log,),
-            ),
-        )
-    except BaseException:
-        controller.stop()
-        raise
+    monitor = cell.build_monitor(
+        source, evidence_db=out_dir / "evidence.db", config=config, listeners=(log,)
+    )
     log.monitor = monitor
-    connection_id = config.outputs.zmq.connection_id if config.outputs.zmq else 1
+    connection_id = cell.connection_id
     subscriber = subprocess.Popen(
         [
             sys.executable,
@@ -574,10 +557,9 @@ class CostRow:
 def loop_cost(people_counts: tuple[int, ...], cycles: int, tmp: Path) -> list[CostRow]:
     """`DecisionEngine.step` and a full `DecisionLoop.run_cycle` for each crowd size."""
     kernels.warm_up()
-    base = load_site_config(DEMO_SITE)
-    scene = DemoScene.from_site(base)
-    controller = SimController(scene, base.robots[0])
-    config = live_config("hog+foreground", controller.state_endpoint, tmp)
+    cell = DemoParts.prepare(DEMO_SITE, tmp)
+    controller = cell.controller
+    config = live_config(cell.config, "hog+foreground")
     config = config.model_copy(
         update={"tracking": config.tracking.model_copy(update={"max_coast_s": 60.0})}
     )
@@ -587,8 +569,7 @@ def loop_cost(people_counts: tuple[int, ...], cycles: int, tmp: Path) -> list[Co
     outputs = SignalOutputs.open(config.outputs, zmq_endpoint="tcp://127.0.0.1:0")
     rows: list[CostRow] = []
     try:
-        connection_id = config.outputs.zmq.connection_id if config.outputs.zmq else 1
-        controller.start(outputs.zmq_endpoint or "", connection_id)
+        controller.start(outputs.zmq_endpoint or "", cell.connection_id)
         deadline = time.monotonic() + 5.0
         while not math.isfinite(store.snapshots(time.monotonic())[0].age_s):
             if time.monotonic() > deadline:

@@ -20,15 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from safetymon.config.loader import load_site_config
-from safetymon.config.site import SiteConfig
+from safetymon.demo.cell import DemoParts
 from safetymon.demo.plan import write_demo_plan
 from safetymon.demo.recording import DemoHistory, DemoRecorder
 from safetymon.evidence.reader import iter_records, open_readonly
-from safetymon.monitor.app import CycleListener, Monitor, MonitorParts
-from safetymon.sim.cell import DemoScene, demo_camera
-from safetymon.sim.live import SimCellSource, SimController
-from safetymon.sim.render import CellRenderer
+from safetymon.monitor.app import CycleListener, Monitor
+from safetymon.sim.live import SimCellSource
 from safetymon.web.cli import HttpSettings
 
 DEMO_SITE = Path(__file__).resolve().parents[2] / "zones" / "demo-cell.yaml"
@@ -72,30 +69,6 @@ class DemoResult:
         return self.episodes["SLOW"] >= 1 and self.episodes["STOP"] >= 1
 
 
-def demo_config(site_file: Path, robot_state_endpoint: str, out_dir: Path) -> SiteConfig:
-    """The demo site with the robot's state input pointed at the simulated controller.
-
-    The evidence paths go to ``out_dir``; everything else is the site file as written.
-    """
-    config = load_site_config(site_file)
-    robots = [
-        robot.model_copy(
-            update={
-                "state_input": robot.state_input.model_copy(
-                    update={"endpoint": robot_state_endpoint, "bind": False}
-                )
-            }
-        )
-        if index == 0
-        else robot
-        for index, robot in enumerate(config.robots)
-    ]
-    evidence = config.evidence.model_copy(
-        update={"db_path": out_dir / "evidence.db", "snapshot_dir": out_dir / "snapshots"}
-    )
-    return config.model_copy(update={"robots": robots, "evidence": evidence})
-
-
 def run_demo(
     out_dir: Path,
     *,
@@ -134,41 +107,25 @@ def run_demo(
     site_copy = out_dir / site_file.name
     if site_copy.resolve() != Path(site_file).resolve():
         shutil.copyfile(site_file, site_copy)
-    base_config = load_site_config(site_file)
-    scene = DemoScene.from_site(base_config)
-    duration_s = scene.duration_s if duration_s is None else duration_s
-    camera = demo_camera()
-    renderer = CellRenderer(scene, camera)
-    robot = base_config.robots[0]
-    controller = SimController(scene, robot)
-    config = demo_config(site_file, controller.state_endpoint, out_dir)
+    cell = DemoParts.prepare(site_file, out_dir)
+    duration_s = cell.scene.duration_s if duration_s is None else duration_s
+    config, controller = cell.config, cell.controller
     if zmq_endpoint is None and config.outputs.zmq is None:
         zmq_endpoint = default_safety_endpoint()
-    camera_id = config.cameras[0].id
     source = SimCellSource(
-        renderer,
+        cell.renderer,
         controller,
         fps=DEMO_FPS,
         max_frame_age_s=config.cameras[0].max_frame_age_s,
     )
-    try:
-        monitor = Monitor.build(
-            config,
-            site_file.parent,
-            site_file=site_copy,
-            parts=MonitorParts(
-                sources={camera_id: source},
-                references={camera_id: renderer.reference(with_robot=False)},
-                projectors={camera_id: camera.project},
-                zmq_endpoint=zmq_endpoint,
-                evidence_db=out_dir / "evidence.db",
-                status_stream=status_stream,
-                listeners=listeners,
-            ),
-        )
-    except BaseException:
-        controller.stop()
-        raise
+    monitor = cell.build_monitor(
+        source,
+        evidence_db=out_dir / "evidence.db",
+        zmq_endpoint=zmq_endpoint,
+        site_file=site_copy,
+        status_stream=status_stream,
+        listeners=listeners,
+    )
     result = DemoResult(
         out_dir,
         out_dir / "evidence.db",
@@ -176,11 +133,10 @@ def run_demo(
         out_dir / "plan.png",
         monitor.zmq_endpoint,
     )
-    connection_id = config.outputs.zmq.connection_id if config.outputs.zmq else 1
-    recorder = DemoRecorder(monitor, source, camera_id, result.video, DEMO_FPS)
+    recorder = DemoRecorder(monitor, source, cell.camera_id, result.video, DEMO_FPS)
     server = None
     try:
-        controller.start(monitor.zmq_endpoint or "", connection_id)
+        controller.start(monitor.zmq_endpoint or "", cell.connection_id)
         monitor.start()
         recorder.start()
         if http is not None:

@@ -9,15 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from safetymon.config.loader import load_site_config
 from safetymon.config.monitor import MetricsConfig
-from safetymon.demo.runner import demo_config
+from safetymon.demo.cell import DemoParts
 from safetymon.evidence.verify import verify_store
-from safetymon.monitor.app import Monitor, MonitorParts
 from safetymon.signals.frame import SafetyState
-from safetymon.sim.cell import DemoScene, demo_camera
-from safetymon.sim.live import SimCellSource, SimController
-from safetymon.sim.render import CellRenderer
+from safetymon.sim.live import SimCellSource
 
 REPO = Path(__file__).resolve().parents[2]
 SITE = REPO / "zones" / "demo-cell.yaml"
@@ -25,34 +21,24 @@ SITE = REPO / "zones" / "demo-cell.yaml"
 
 @pytest.mark.slow
 def test_live_monitor_serves_metrics_shows_status_and_records_evidence(tmp_path: Path) -> None:
-    base = load_site_config(SITE)
-    scene = DemoScene.from_site(base)
-    camera = demo_camera()
-    renderer = CellRenderer(scene, camera)
-    controller = SimController(scene, base.robots[0])
-    config = demo_config(SITE, controller.state_endpoint, tmp_path)
-    config = config.model_copy(
+    cell = DemoParts.prepare(SITE, tmp_path)
+    controller = cell.controller
+    config = cell.config.model_copy(
         update={
-            "monitor": config.monitor.model_copy(
+            "monitor": cell.config.monitor.model_copy(
                 update={"metrics": MetricsConfig(enabled=True, port=0)}
             )
         }
     )
     status = io.StringIO()
     states: set[SafetyState] = set()
-    source = SimCellSource(renderer, controller, fps=15.0)
-    monitor = Monitor.build(
-        config,
-        SITE.parent,
-        parts=MonitorParts(
-            sources={"cam1": source},
-            references={"cam1": renderer.reference(with_robot=False)},
-            projectors={"cam1": camera.project},
-            zmq_endpoint="tcp://127.0.0.1:0",
-            evidence_db=tmp_path / "evidence.db",
-            status_stream=status,
-            listeners=(lambda record: states.add(record.decision.state),),
-        ),
+    source = SimCellSource(cell.renderer, controller, fps=15.0)
+    monitor = cell.build_monitor(
+        source,
+        evidence_db=tmp_path / "evidence.db",
+        config=config,
+        status_stream=status,
+        listeners=(lambda record: states.add(record.decision.state),),
     )
     assert monitor.metrics_port
     controller.start(monitor.zmq_endpoint or "", 1)

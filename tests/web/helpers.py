@@ -15,13 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from safetymon.config.loader import load_site_config
 from safetymon.config.site import SiteConfig
-from safetymon.demo.runner import DEMO_FPS, DEMO_SITE, demo_config
-from safetymon.monitor.app import CycleListener, Monitor, MonitorParts
-from safetymon.sim.cell import DemoScene, demo_camera
-from safetymon.sim.live import SimCellSource, SimController
-from safetymon.sim.render import CellRenderer
+from safetymon.demo.cell import DemoParts
+from safetymon.demo.runner import DEMO_FPS, DEMO_SITE
+from safetymon.monitor.app import CycleListener, Monitor
+from safetymon.sim.live import SimCellSource
 
 
 @dataclass
@@ -47,34 +45,17 @@ def running_demo(
     ``site_file``: the demo site (a test that edits zones passes a copy; the monitor's
     ``site_file`` is this file).
     """
-    base_config = load_site_config(site_file)
-    scene = DemoScene.from_site(base_config)
-    camera = demo_camera()
-    renderer = CellRenderer(scene, camera)
-    controller = SimController(scene, base_config.robots[0])
-    config = demo_config(site_file, controller.state_endpoint, out_dir)
-    camera_id = config.cameras[0].id
+    cell = DemoParts.prepare(site_file, out_dir)
+    controller = cell.controller
     source = SimCellSource(
-        renderer, controller, fps=DEMO_FPS, max_frame_age_s=config.cameras[0].max_frame_age_s
+        cell.renderer,
+        controller,
+        fps=DEMO_FPS,
+        max_frame_age_s=cell.config.cameras[0].max_frame_age_s,
     )
-    try:
-        monitor = Monitor.build(
-            config,
-            site_file.parent,
-            site_file=site_file,
-            parts=MonitorParts(
-                sources={camera_id: source},
-                references={camera_id: renderer.reference(with_robot=False)},
-                projectors={camera_id: camera.project},
-                zmq_endpoint="tcp://127.0.0.1:0",
-                evidence_db=out_dir / "evidence.db",
-                listeners=listeners,
-            ),
-        )
-    except BaseException:
-        controller.stop()
-        raise
-    connection_id = config.outputs.zmq.connection_id if config.outputs.zmq else 1
+    monitor = cell.build_monitor(source, evidence_db=out_dir / "evidence.db", listeners=listeners)
+    config = cell.config
+    connection_id = cell.connection_id
     try:
         controller.start(monitor.zmq_endpoint or "", connection_id)
         monitor.start()
