@@ -8,18 +8,26 @@ and a real `Monitor` with its decision loop, perception, ZeroMQ output and evide
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
+import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from safetymon.config.site import SiteConfig
 from safetymon.demo.cell import DemoParts
 from safetymon.demo.runner import DEMO_FPS, DEMO_SITE
 from safetymon.monitor.app import CycleListener, Monitor
 from safetymon.sim.live import SimCellSource
+from safetymon.web import attach
+from tests.conftest import require_optional
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 
 @dataclass
@@ -168,3 +176,40 @@ def seed_evidence(db_dir: Path) -> SeededEvidence:
     return SeededEvidence(
         "good0001", "outside01", "tampered01", (db_dir / good_refs[0].file).read_bytes()
     )
+
+
+CHROMIUM = Path(os.environ.get("SAFETYMON_CHROMIUM", "/usr/bin/chromium"))
+"""The browser the tests drive (Debian's Chromium; no browser is downloaded)."""
+
+
+@contextlib.contextmanager
+def browser_page(cell: DemoCell, *, token: str | None, errors: list[str]) -> Iterator[Page]:
+    """The live view of a running demo cell, opened in headless Chromium.
+
+    Page errors and console errors are appended to ``errors`` (tests assert it stays
+    empty). Skips locally, fails in CI, when Playwright or Chromium is missing.
+    """
+    require_optional(importlib.util.find_spec("playwright") is not None, "Python playwright")
+    require_optional(CHROMIUM.is_file(), f"Chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    server = attach(cell.monitor, cell.config, cell.base_dir, host="127.0.0.1", port=0,
+                    token=token)  # fmt: skip
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1300})
+                page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+                page.on(
+                    "console",
+                    lambda msg: (
+                        errors.append(f"console: {msg.text}") if msg.type == "error" else None
+                    ),
+                )
+                page.goto(server.url + "/", wait_until="domcontentloaded")
+                yield page
+            finally:
+                browser.close()
+    finally:
+        server.stop()

@@ -17,11 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from safetymon.web import attach
 from tests.conftest import require_optional
-from tests.web.helpers import running_demo
+from tests.web.helpers import CHROMIUM, browser_page, running_demo
 
-CHROMIUM = Path(os.environ.get("SAFETYMON_CHROMIUM", "/usr/bin/chromium"))
 WATCH_S = 45.0
 """Longest time to watch for state changes (the demo's script is about 38 s), seconds."""
 
@@ -30,53 +28,41 @@ WATCH_S = 45.0
 def test_page_shows_live_state_changes_camera_and_plan(tmp_path: Path) -> None:
     require_optional(importlib.util.find_spec("playwright") is not None, "Python playwright")
     require_optional(CHROMIUM.is_file(), f"Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
 
     shots = tmp_path / "screenshots"
     shots.mkdir()
     print(f"\nlive view screenshots: {shots}")
     errors: list[str] = []
     states: list[str] = []
-    with running_demo(tmp_path / "demo") as cell, sync_playwright() as playwright:
-        server = attach(cell.monitor, cell.config, cell.base_dir, host="127.0.0.1", port=0,
-                        token=None)  # fmt: skip
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1300})
-            page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
-            page.on(
-                "console",
-                lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None,
-            )
-            page.goto(server.url + "/", wait_until="domcontentloaded")
-            page.wait_for_selector(
-                ", ".join(f'#state[data-state="{s}"]' for s in ("RUN", "SLOW", "STOP")),
-                timeout=30_000,
-            )
-            assert page.text_content("#site") == "demo-cell"
-            deadline = time.monotonic() + WATCH_S
-            while time.monotonic() < deadline:
-                state = page.get_attribute("#state", "data-state") or ""
-                if state and (not states or states[-1] != state):
-                    states.append(state)
-                    page.screenshot(path=str(shots / f"{len(states):02d}-{state}.png"))
-                if "RUN" in states and states[-1] != "RUN" and len(set(states)) >= 3:
-                    break  # start-up STOP → RUN → SLOW/STOP seen
-                page.wait_for_timeout(100)
-            size = "e => [e.naturalWidth, e.naturalHeight]"  # CDP call: allowed by the CSP
-            images_by = time.monotonic() + 15.0
-            while True:
-                camera = page.eval_on_selector("#camera-cam1", size)
-                plan = page.eval_on_selector("#plan", size)
-                if (camera[0] > 0 and plan[0] > 0) or time.monotonic() > images_by:
-                    break
-                page.wait_for_timeout(100)
-            health = page.locator("#health-table tbody tr").all_text_contents()
-            reset_disabled = page.is_disabled("#reset-button")
-            page.screenshot(path=str(shots / "final.png"), full_page=True)
-        finally:
-            browser.close()
-            server.stop()
+    with (
+        running_demo(tmp_path / "demo") as cell,
+        browser_page(cell, token=None, errors=errors) as page,
+    ):
+        page.wait_for_selector(
+            ", ".join(f'#state[data-state="{s}"]' for s in ("RUN", "SLOW", "STOP")),
+            timeout=30_000,
+        )
+        assert page.text_content("#site") == "demo-cell"
+        deadline = time.monotonic() + WATCH_S
+        while time.monotonic() < deadline:
+            state = page.get_attribute("#state", "data-state") or ""
+            if state and (not states or states[-1] != state):
+                states.append(state)
+                page.screenshot(path=str(shots / f"{len(states):02d}-{state}.png"))
+            if "RUN" in states and states[-1] != "RUN" and len(set(states)) >= 3:
+                break  # start-up STOP → RUN → SLOW/STOP seen
+            page.wait_for_timeout(100)
+        size = "e => [e.naturalWidth, e.naturalHeight]"  # CDP call: allowed by the CSP
+        images_by = time.monotonic() + 15.0
+        while True:
+            camera = page.eval_on_selector("#camera-cam1", size)
+            plan = page.eval_on_selector("#plan", size)
+            if (camera[0] > 0 and plan[0] > 0) or time.monotonic() > images_by:
+                break
+            page.wait_for_timeout(100)
+        health = page.locator("#health-table tbody tr").all_text_contents()
+        reset_disabled = page.is_disabled("#reset-button")
+        page.screenshot(path=str(shots / "final.png"), full_page=True)
     artifacts = os.environ.get("SAFETYMON_ARTIFACTS")
     if artifacts:
         shutil.copytree(shots, Path(artifacts) / "live-view", dirs_exist_ok=True)

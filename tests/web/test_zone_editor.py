@@ -26,7 +26,7 @@ from safetymon.evidence.reader import iter_records, open_readonly
 from safetymon.web import LiveServer, attach
 from safetymon.web.messages import ZonePreviewMessage, ZoneSaveMessage, ZonesMessage
 from tests.conftest import require_optional
-from tests.web.helpers import DemoCell, fetch, running_demo
+from tests.web.helpers import CHROMIUM, DemoCell, browser_page, fetch, running_demo
 
 TOKEN = "zone-editor-test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -296,7 +296,6 @@ def test_save_writes_the_file_records_evidence_and_applies(editor: Editor) -> No
 
 # ---------------------------------------------------------------------- real browser
 
-CHROMIUM = Path(os.environ.get("SAFETYMON_CHROMIUM", "/usr/bin/chromium"))
 DRAG_PX = 60
 """How far the test drags keep-out's south-east corner to the right, screen pixels."""
 
@@ -307,7 +306,7 @@ def test_browser_drags_a_vertex_and_saves_it(tmp_path: Path) -> None:
     the token after seeing the diff; the site file and the evidence store change."""
     require_optional(importlib.util.find_spec("playwright") is not None, "Python playwright")
     require_optional(CHROMIUM.is_file(), f"Chromium at {CHROMIUM}")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     site = tmp_path / "demo-cell.yaml"
     shutil.copy(DEMO_SITE, site)
@@ -316,81 +315,70 @@ def test_browser_drags_a_vertex_and_saves_it(tmp_path: Path) -> None:
     shots.mkdir()
     print(f"\nzone editor screenshots: {shots}")
     errors: list[str] = []
-    with running_demo(tmp_path / "out", site_file=site) as cell, sync_playwright() as playwright:
-        server = attach(cell.monitor, cell.config, cell.base_dir, host="127.0.0.1", port=0,
-                        token=TOKEN)  # fmt: skip
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1300})
-            page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
-            page.on(
-                "console",
-                lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None,
-            )
-            page.goto(server.url + "/", wait_until="domcontentloaded")
-            page.wait_for_selector(
-                ", ".join(f'#state[data-state="{s}"]' for s in ("RUN", "SLOW", "STOP")),
-                timeout=30_000,
-            )
-            handle = page.locator('#ze-svg circle.ze-handle[data-index="1"]')
-            handle.wait_for(timeout=15_000)
-            assert page.input_value("#ze-zone") == "keep-out"
-            assert page.text_content("#ze-validation") == "saved zone (unchanged)"
-            page.locator("#zone-editor").scroll_into_view_if_needed()
-            page.screenshot(path=str(shots / "1-before.png"), full_page=True)
+    with (
+        running_demo(tmp_path / "out", site_file=site) as cell,
+        browser_page(cell, token=TOKEN, errors=errors) as page,
+    ):
+        page.wait_for_selector(
+            ", ".join(f'#state[data-state="{s}"]' for s in ("RUN", "SLOW", "STOP")),
+            timeout=30_000,
+        )
+        handle = page.locator('#ze-svg circle.ze-handle[data-index="1"]')
+        handle.wait_for(timeout=15_000)
+        assert page.input_value("#ze-zone") == "keep-out"
+        assert page.text_content("#ze-validation") == "saved zone (unchanged)"
+        page.locator("#zone-editor").scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / "1-before.png"), full_page=True)
 
-            box = handle.bounding_box()
-            assert box is not None
-            x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-            page.mouse.move(x, y)
-            page.mouse.down()
-            for step in range(1, 7):
-                page.mouse.move(x + DRAG_PX * step / 6, y)
-            page.mouse.up()
-            page.wait_for_selector('#ze-validation[data-valid="true"]', timeout=10_000)
-            assert page.locator("#ze-issues li").count() == 0
-            page.screenshot(path=str(shots / "2-dragged-valid.png"), full_page=True)
+        box = handle.bounding_box()
+        assert box is not None
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        for step in range(1, 7):
+            page.mouse.move(x + DRAG_PX * step / 6, y)
+        page.mouse.up()
+        page.wait_for_selector('#ze-validation[data-valid="true"]', timeout=10_000)
+        assert page.locator("#ze-issues li").count() == 0
+        page.screenshot(path=str(shots / "2-dragged-valid.png"), full_page=True)
 
-            page.click("#ze-save-open")
-            page.fill("#ze-token", TOKEN)
-            page.click("#ze-show-diff")
-            expect(page.locator("#ze-diff")).to_contain_text("+  - {id: keep-out", timeout=10_000)
-            diff = page.text_content("#ze-diff") or ""
-            page.screenshot(path=str(shots / "3-diff.png"), full_page=True)
-            assert site.read_text(encoding="utf-8") == old_text  # nothing written before confirm
-            page.click("#ze-confirm")
-            page.wait_for_selector("#ze-result[data-saved]", timeout=10_000)
-            result = page.text_content("#ze-result") or ""
-            page.screenshot(path=str(shots / "4-saved.png"), full_page=True)
-            shown_sha = page.get_attribute("#ze-result", "data-saved")
+        page.click("#ze-save-open")
+        page.fill("#ze-token", TOKEN)
+        page.click("#ze-show-diff")
+        expect(page.locator("#ze-diff")).to_contain_text("+  - {id: keep-out", timeout=10_000)
+        diff = page.text_content("#ze-diff") or ""
+        page.screenshot(path=str(shots / "3-diff.png"), full_page=True)
+        assert site.read_text(encoding="utf-8") == old_text  # nothing written before confirm
+        page.click("#ze-confirm")
+        page.wait_for_selector("#ze-result[data-saved]", timeout=10_000)
+        result = page.text_content("#ze-result") or ""
+        page.screenshot(path=str(shots / "4-saved.png"), full_page=True)
+        shown_sha = page.get_attribute("#ze-result", "data-saved")
 
-            # the same zone drawn on the camera image (pixels mapped to the floor by the server)
-            page.select_option("#ze-surface", "cam1")
-            corner = page.locator('#ze-svg circle.ze-handle[data-index="2"]')
-            corner.wait_for(timeout=10_000)
-            assert page.locator("#ze-svg circle.ze-handle").count() == 4
-            # the camera image may still be loading on a busy machine: the handles get their
-            # place (a bounding box) once it has a size
-            expect(corner).to_be_visible(timeout=15_000)
-            page.wait_for_function(
-                "() => { const c = document.querySelector("
-                "'#ze-svg circle.ze-handle[data-index=\"2\"]');"
-                " const r = c && c.getBoundingClientRect(); return r && r.width > 0; }",
-                timeout=15_000,
-            )
-            box = corner.bounding_box()
-            assert box is not None
-            x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-            page.mouse.move(x, y)
-            page.mouse.down()
-            page.mouse.move(x - 10, y - 10, steps=4)
-            page.mouse.up()
-            page.wait_for_selector('#ze-validation[data-valid="true"]', timeout=10_000)
-            camera_vertices = page.text_content("#ze-vertices") or ""
-            page.screenshot(path=str(shots / "5-camera.png"), full_page=True)
-        finally:
-            browser.close()
-            server.stop()
+        # the same zone drawn on the camera image (pixels mapped to the floor by the server)
+        page.select_option("#ze-surface", "cam1")
+        corner = page.locator('#ze-svg circle.ze-handle[data-index="2"]')
+        corner.wait_for(timeout=10_000)
+        assert page.locator("#ze-svg circle.ze-handle").count() == 4
+        # the camera image may still be loading on a busy machine: the handles get their
+        # place (a bounding box) once it has a size
+        expect(corner).to_be_visible(timeout=15_000)
+        page.wait_for_function(
+            "() => { const c = document.querySelector("
+            "'#ze-svg circle.ze-handle[data-index=\"2\"]');"
+            " const r = c && c.getBoundingClientRect(); return r && r.width > 0; }",
+            timeout=15_000,
+        )
+        box = corner.bounding_box()
+        assert box is not None
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x - 10, y - 10, steps=4)
+        page.mouse.up()
+        page.wait_for_selector('#ze-validation[data-valid="true"]', timeout=10_000)
+        camera_vertices = page.text_content("#ze-vertices") or ""
+        page.screenshot(path=str(shots / "5-camera.png"), full_page=True)
         db = cell.out_dir / "evidence.db"
     artifacts = os.environ.get("SAFETYMON_ARTIFACTS")
     if artifacts:
@@ -434,51 +422,44 @@ def test_browser_draws_a_new_zone_saves_and_applies_it(tmp_path: Path) -> None:
     require_optional(importlib.util.find_spec("playwright") is not None, "Python playwright")
     require_optional(CHROMIUM.is_file(), f"Chromium at {CHROMIUM}")
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     site = tmp_path / "demo-cell.yaml"
     shutil.copy(DEMO_SITE, site)
     shots = tmp_path / "screenshots"
     shots.mkdir()
     errors: list[str] = []
-    with running_demo(tmp_path / "out", site_file=site) as cell, sync_playwright() as playwright:
-        server = attach(cell.monitor, cell.config, cell.base_dir, host="127.0.0.1", port=0,
-                        token=TOKEN)  # fmt: skip
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1300})
-            page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
-            page.goto(server.url + "/", wait_until="domcontentloaded")
-            page.locator('#ze-svg circle.ze-handle[data-index="1"]').wait_for(timeout=30_000)
-            page.select_option("#ze-zone", label="new zone…")
-            page.fill("#ze-new-id", "tool-bench")
-            page.select_option("#ze-new-type", "warning")
-            handle = page.locator('#ze-svg circle.ze-handle[data-index="2"]')
-            expect(handle).to_be_visible(timeout=15_000)
-            box = handle.bounding_box()
-            assert box is not None
-            x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-            page.mouse.move(x, y)
-            page.mouse.down()
-            page.mouse.move(x + 30, y + 20, steps=5)
-            page.mouse.up()
-            page.wait_for_selector('#ze-validation[data-valid="true"]', timeout=10_000)
-            page.click("#ze-save-open")
-            page.fill("#ze-token", TOKEN)
-            page.click("#ze-show-diff")
-            expect(page.locator("#ze-diff")).to_contain_text("+  - id: tool-bench", timeout=10_000)
-            page.click("#ze-confirm")
-            page.wait_for_selector("#ze-result[data-saved]", timeout=10_000)
-            page.screenshot(path=str(shots / "new-zone-saved.png"), full_page=True)
-            apply = page.locator("#ze-apply")
-            try:  # pending unless the demo happened to be in STOP (then applied already)
-                apply.wait_for(state="visible", timeout=5_000)
-                apply.click()
-            except PlaywrightTimeout:
-                pass
-        finally:
-            browser.close()
-            server.stop()
+    with (
+        running_demo(tmp_path / "out", site_file=site) as cell,
+        browser_page(cell, token=TOKEN, errors=errors) as page,
+    ):
+        page.locator('#ze-svg circle.ze-handle[data-index="1"]').wait_for(timeout=30_000)
+        page.select_option("#ze-zone", label="new zone…")
+        page.fill("#ze-new-id", "tool-bench")
+        page.select_option("#ze-new-type", "warning")
+        handle = page.locator('#ze-svg circle.ze-handle[data-index="2"]')
+        expect(handle).to_be_visible(timeout=15_000)
+        box = handle.bounding_box()
+        assert box is not None
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + 30, y + 20, steps=5)
+        page.mouse.up()
+        page.wait_for_selector('#ze-validation[data-valid="true"]', timeout=10_000)
+        page.click("#ze-save-open")
+        page.fill("#ze-token", TOKEN)
+        page.click("#ze-show-diff")
+        expect(page.locator("#ze-diff")).to_contain_text("+  - id: tool-bench", timeout=10_000)
+        page.click("#ze-confirm")
+        page.wait_for_selector("#ze-result[data-saved]", timeout=10_000)
+        page.screenshot(path=str(shots / "new-zone-saved.png"), full_page=True)
+        apply = page.locator("#ze-apply")
+        try:  # pending unless the demo happened to be in STOP (then applied already)
+            apply.wait_for(state="visible", timeout=5_000)
+            apply.click()
+        except PlaywrightTimeout:
+            pass
         db = cell.out_dir / "evidence.db"
         applied = _wait_for_change(db, "applied", 1)
     artifacts = os.environ.get("SAFETYMON_ARTIFACTS")
