@@ -260,14 +260,18 @@ class DemoScene:
 
     @classmethod
     def from_site(
-        cls, config: SiteConfig, robot_id: str | None = None, corner_cut_m: float = 0.55
+        cls, config: SiteConfig, robot_id: str | None = None, corner_cut_m: float = 0.25
     ) -> DemoScene:
         """The demo script laid out on a site's first protective and warning zones.
 
         The arm stands at the centre of its robot's permitted zone (or of the protective
         zone), on a table 0.9 m x 0.7 m around it. The passers-by cut the warning zone's
         corners ``corner_cut_m`` metres deep (measured along the zone's edges); deeper cuts
-        bring them within the arm's protective separation distance (STOP, not SLOW).
+        bring them within the arm's protective separation distance (STOP, not SLOW). At
+        0.25 m a passer-by's body (0.3 m radius plus 0.1 m uncertainty) overlaps the warning
+        zone for over a second while the ground-truth decision stays SLOW with a camera frame
+        up to 0.2 s old (0.55 m, the earlier default, turned SLOW into STOP at 0.15 s, and a
+        loaded 2-core CI machine gave the live demo frames 0.14 s old).
 
         Raises:
             ValueError: the site lacks a protective or a warning zone, or the robot.

@@ -55,8 +55,10 @@ def test_passers_by_enter_only_the_warning_zone(
 ) -> None:
     warning, protective = site.zone("caution").shape(), site.zone("keep-out").shape()
     points = shapely.points([pose.xy for _, pose in _track(scene, track_id)])
-    assert shapely.contains(warning, points).sum() * DT_S > 0.6  # > 0.6 s inside
-    # the whole body (0.3 m radius) stays out of the protective zone
+    assert shapely.contains(warning, points).any()  # the feet cross the tape
+    # the body (0.3 m radius) overlaps the warning zone for over a second
+    assert shapely.dwithin(warning, points, 0.3).sum() * DT_S > 1.0
+    # the whole body stays out of the protective zone
     assert not np.any(shapely.dwithin(protective, points, 0.3))
 
 
@@ -169,10 +171,13 @@ def test_site_without_protective_zone_is_refused(site: SiteConfig) -> None:
         DemoScene.from_site(site, robot_id="nope")
 
 
-def test_real_decision_on_ground_truth_slows_then_stops(
-    scene: DemoScene, site: SiteConfig
-) -> None:
-    """The script drives the real decision engine through SLOW and STOP episodes."""
+def _decide_on_ground_truth(
+    scene: DemoScene, site: SiteConfig, camera_age_s: float
+) -> list[tuple[float, str, list[str], tuple[int, ...]]]:
+    """The real decision engine at 50 Hz on the script's true positions; the arm follows it.
+
+    Each entry: (time s, state, reason names, true track ids in view).
+    """
     engine = DecisionEngine(compile_site(site))
     memory = engine.initial_memory(0.0)
     period = 1.0 / 50.0
@@ -189,17 +194,39 @@ def test_real_decision_on_ground_truth_slows_then_stops(
         arm = state.arm
         robot = RobotSnapshot("arm1", 0.01, arm.link_a, arm.link_b, arm.radius_m, arm.vel_a,
                               arm.vel_b)  # fmt: skip
-        cycle = CycleInput(time_s, humans, (robot,), (CameraStatus("cam1", 0.03),))
+        cycle = CycleInput(time_s, humans, (robot,), (CameraStatus("cam1", camera_age_s),))
         decision, memory = engine.step(cycle, memory)
         log.append((time_s, decision.state.name, decision.reason_names,
                     tuple(p.track_id for p in people)))  # fmt: skip
         phase = scene.arm.advance(phase, period, decision.speed_scale)
         scale = decision.speed_scale
+    return log
+
+
+def test_real_decision_on_ground_truth_slows_then_stops(
+    scene: DemoScene, site: SiteConfig
+) -> None:
+    """The script drives the real decision engine through SLOW and STOP episodes."""
+    log = _decide_on_ground_truth(scene, site, camera_age_s=0.03)
     after_start = [entry for entry in log if entry[0] >= 1.5]
     passer_by = [e for e in after_start if e[3] in {(1,), (3,)}]
     assert {e[1] for e in passer_by} == {"RUN", "SLOW"}  # SLOW episodes, never STOP
     assert any("WARNING_ZONE" in e[2] for e in passer_by)
     stops = [e for e in after_start if e[1] == "STOP"]
     assert stops and all(e[3] == (2,) for e in stops)  # only the intruder stops the arm
-    assert sum("PROTECTIVE_ZONE" in e[2] for e in stops) * period >= 4.0
+    assert sum("PROTECTIVE_ZONE" in e[2] for e in stops) * period_s(log) >= 4.0
     assert log[-1][1] == "RUN"
+
+
+def test_passers_by_stay_slow_with_late_camera_frames(scene: DemoScene, site: SiteConfig) -> None:
+    """Margin for a loaded machine: the live demo's frames reach the decision 0.05-0.2 s old
+    (the age adds to T_r and so to S_p); at 0.2 s the passers-by still only slow the arm, so
+    the demo records its SLOW episodes on a busy 2-core machine too."""
+    log = _decide_on_ground_truth(scene, site, camera_age_s=0.2)
+    passer_by = [e for e in log if e[0] >= 1.5 and e[3] in {(1,), (3,)}]
+    assert {e[1] for e in passer_by} == {"RUN", "SLOW"}
+
+
+def period_s(log: list[tuple[float, str, list[str], tuple[int, ...]]]) -> float:
+    """The decision period of a `_decide_on_ground_truth` log, seconds."""
+    return log[1][0] - log[0][0]
