@@ -42,15 +42,37 @@ def run_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def worst_case_separation_m(config: SiteConfig, robot_index: int) -> float:
-    """S_p in metres for a robot at its maximum speed and a person at the floor speed."""
+def input_age_limits_s(config: SiteConfig, robot_index: int) -> tuple[float, float]:
+    """The oldest camera frame and robot state (seconds) the decision still uses for a robot.
+
+    The decision adds the largest camera frame age and the robot state's age to T_r; beyond
+    these limits the input is stale and the robot is stopped anyway.
+    """
+    camera_s = max((camera.max_frame_age_s for camera in config.cameras), default=0.0)
+    return camera_s, config.robots[robot_index].max_state_age_s
+
+
+def worst_case_separation_m(
+    config: SiteConfig, robot_index: int, *, at_age_limits: bool = True
+) -> float:
+    """S_p in metres for a robot at its maximum speed and a person at the floor speed.
+
+    Args:
+        at_age_limits: add the input age limits (`input_age_limits_s`) to the reaction time,
+            as the decision does with the measured ages: the largest S_p under which the
+            monitor still lets the robot move. False: fresh inputs (configured reaction times
+            only).
+    """
     robot = config.robots[robot_index]
     safety = config.safety
     stopping = stopping_for(robot.stopping, robot.max_speed_mps)
+    reaction_s = safety.reaction_time_s + robot.reaction_time_s
+    if at_age_limits:
+        reaction_s += sum(input_age_limits_s(config, robot_index))
     terms = protective_separation_distance(
         human_speed_mps=safety.human_speed_mps,
         robot_speed_mps=robot.max_speed_mps,
-        reaction_time_s=safety.reaction_time_s + robot.reaction_time_s,
+        reaction_time_s=reaction_s,
         stopping_time_s=stopping.stopping_time_s,
         stopping_distance_m=stopping.stopping_distance_m,
         intrusion_distance_m=safety.intrusion_distance_m,
@@ -83,9 +105,13 @@ def summarize(config: SiteConfig, file: str) -> str:
             else f"T_s={stop.stopping_time_s} s, S_s={stop.stopping_distance_m} m"
         )
         envelope = f", stays in {robot.permitted_zone!r}" if robot.permitted_zone else ""
+        camera_s, state_s = input_age_limits_s(config, index)
+        fresh = worst_case_separation_m(config, index, at_age_limits=False)
         lines.append(
-            f"  {robot.id:<16} v_max={robot.max_speed_mps} m/s, {stopping}, "
-            f"worst-case S_p={worst_case_separation_m(config, index):.2f} m{envelope}"
+            f"  {robot.id:<16} v_max={robot.max_speed_mps} m/s, {stopping}{envelope}\n"
+            f"  {'':<16} S_p={fresh:.2f} m with fresh inputs, worst-case "
+            f"S_p={worst_case_separation_m(config, index):.2f} m with inputs at their age "
+            f"limits (camera {camera_s * 1000:.0f} ms + state {state_s * 1000:.0f} ms)"
         )
     lines.append(f"zones ({len(config.zones)}):")
     for zone in config.zones:

@@ -27,6 +27,19 @@ def test_check_demo_cell_prints_ok_and_summary() -> None:
     assert len(lines) < 40  # one screen
 
 
+def test_check_worst_case_separation_counts_the_input_age_limits() -> None:
+    """S_p = v_h(T_r + T_s) + v_r T_r + S_s + C + Z_d + Z_r for the demo arm: 1.0 m/s, 4 m/s²
+    (T_s 0.25 s, S_s 0.125 m), T_r 0.1 + 0.05 s, C 0.85, Z 0.1 + 0.02 m; the decision adds
+    the camera (0.3 s) and state (0.1 s) ages to T_r, so at those limits T_r is 0.55 s."""
+    result = safetymon("config", "check", "zones/demo-cell.yaml")
+    assert result.returncode == 0, result.stderr
+    fresh = 1.6 * (0.15 + 0.25) + 1.0 * 0.15 + 0.125 + 0.85 + 0.1 + 0.02
+    limits = 1.6 * (0.55 + 0.25) + 1.0 * 0.55 + 0.125 + 0.85 + 0.1 + 0.02
+    assert f"S_p={fresh:.2f} m with fresh inputs" in result.stdout
+    assert f"worst-case S_p={limits:.2f} m with inputs at their age limits" in result.stdout
+    assert "(camera 300 ms + state 100 ms)" in result.stdout
+
+
 def test_check_reports_every_error_with_file_field_and_value(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     text = (REPO / "zones" / "demo-cell.yaml").read_text()
