@@ -271,7 +271,11 @@ class DemoScene:
         0.25 m a passer-by's body (0.3 m radius plus 0.1 m uncertainty) overlaps the warning
         zone for over a second while the ground-truth decision stays SLOW with a camera frame
         up to 0.2 s old (0.55 m, the earlier default, turned SLOW into STOP at 0.15 s, and a
-        loaded 2-core CI machine gave the live demo frames 0.14 s old).
+        loaded 2-core CI machine gave the live demo frames 0.14 s old). The price: at their
+        deepest the passers-by stand at the image's lower corners, partly out of view. (The
+        far corners keep them in view, but there HOG's foot points are too uncertain: the
+        live demo stopped for them. A roomier cell, a camera farther back and a wider warning
+        zone, would give both.)
 
         Raises:
             ValueError: the site lacks a protective or a warning zone, or the robot.

@@ -162,7 +162,9 @@ def _sole_error(renderer: CellRenderer, pose: PersonPose, floor: np.ndarray) -> 
     return min(errors)
 
 
-@pytest.mark.parametrize("time_s", [5.0, 5.5, 11.5, 12.0, 12.5, 17.5, 18.0, 18.5, 27.5, 28.0])
+# person 2 walking in full view (the passers-by cut the warning zone's corners at the lower
+# corners of the image, never in full view)
+@pytest.mark.parametrize("time_s", [11.5, 11.75, 12.0, 12.25, 12.5, 17.5, 17.75, 18.0, 18.25, 18.5])
 def test_lowest_pixel_of_a_person_maps_to_its_feet(
     scene: DemoScene, renderer: CellRenderer, time_s: float
 ) -> None:
