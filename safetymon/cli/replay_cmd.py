@@ -13,6 +13,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -113,7 +114,21 @@ def _median_reference(path: str, count: int) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Replay; exit 0 when every frame was processed, 2 on bad input."""
+    """Replay; exit 0 when every frame was processed, 2 on bad input.
+
+    OpenCV runs on one thread meanwhile (restored afterwards): with its worker threads, HOG
+    gave one frame a different detection confidence in one of two identical replays on a
+    loaded CI machine, and a replay must reproduce its output (and evidence) bit for bit.
+    """
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        return _run(args)
+    finally:
+        cv2.setNumThreads(threads)
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.fps is not None and not 0 < args.fps <= 1000:
         return _fail(f"--fps must be in (0, 1000], got {args.fps}")
     if args.max_frames is not None and args.max_frames < 1:
