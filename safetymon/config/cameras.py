@@ -29,6 +29,14 @@ class CameraConfig(StrictModel):
     calibration: str | None = Field(
         None, description="Path of a calibration file written by `safetymon calibrate`."
     )
+    image_size: tuple[int, int] | None = Field(
+        None,
+        description=(
+            "(width, height) in pixels of the frames `floor_homography` was fitted on. A "
+            "frame of another size is refused (STOP): its pixels would land on the wrong floor "
+            "positions. A calibration file gives its own; if both are given they must agree."
+        ),
+    )
     max_frame_age_s: float = Field(
         0.2, gt=0.0, description="A newest frame older than this (seconds) is stale: STOP."
     )
@@ -75,6 +83,13 @@ class CameraConfig(StrictModel):
         if isinstance(source, str) and not source.strip():
             raise ValueError("source is empty")
         return source
+
+    @field_validator("image_size")
+    @classmethod
+    def _check_image_size(cls, size: tuple[int, int] | None) -> tuple[int, int] | None:
+        if size is not None and (size[0] < 16 or size[1] < 16):
+            raise ValueError(f"must be (width, height) of at least 16 pixels each, got {size}")
+        return size
 
     @field_validator("floor_homography")
     @classmethod

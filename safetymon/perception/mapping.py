@@ -103,9 +103,10 @@ class FloorMapper:
                 homographies are given; the issue names the file and field.
         """
         field = f"cameras[{camera.id}]"
+        site_size = None if camera.image_size is None else tuple(camera.image_size)
         if camera.calibration is None:
             assert camera.floor_homography is not None  # CameraConfig guarantees one of them
-            return cls(np.asarray(camera.floor_homography), params=params)
+            return cls(np.asarray(camera.floor_homography), image_size=site_size, params=params)
         path = Path(camera.calibration)
         if not path.is_absolute():
             path = Path(base_dir) / path
@@ -147,10 +148,22 @@ class FloorMapper:
                     )
                 ]
             )  # fmt: skip
+        calibrated_size = None if calibration.image_size is None else tuple(calibration.image_size)
+        if site_size is not None and calibrated_size is not None and site_size != calibrated_size:
+            raise ConfigError(
+                [
+                    ConfigIssue(
+                        str(path), "image_size",
+                        f"{field}.image_size is {list(site_size)} but the calibration was made "
+                        f"at {list(calibrated_size)}: give the size the calibration was made at "
+                        "or recalibrate", list(calibrated_size), True,
+                    )
+                ]
+            )  # fmt: skip
         floor_error = max(calibration.floor_error_m or 0.0, calibration.floor_loo_error_m or 0.0)
         return cls(
             homography, k, dist, floor_error_m=floor_error, pose=pose,
-            image_size=calibration.image_size, params=params,
+            image_size=calibrated_size or site_size, params=params,
         )  # fmt: skip
 
     # --- pixels ↔ floor -------------------------------------------------------------------

@@ -562,12 +562,19 @@ class InputFault:
         reason: the reason bit the STOP must carry.
         limit_s: configured limit of the reaction, seconds.
         limit_text: where the limit comes from.
+        edit_site: changes the site's YAML mapping before the run, or None.
     """
 
     name: str
     reason: Reason
     limit_s: float
     limit_text: str
+    edit_site: Callable[[dict], None] | None = None
+
+
+def _without_image_size(site: dict) -> None:
+    """No calibrated image size: a resized frame reaches the detector (which raises)."""
+    site["cameras"][0].pop("image_size", None)
 
 
 CAMERA_UNPLUGGED = InputFault(
@@ -584,7 +591,11 @@ CAMERA_FROZEN = InputFault(
 )  # fmt: skip
 DETECTOR_RAISING = InputFault(
     "detector raising (320x240 frame in a 640x480 stream)", Reason.DETECTOR_FAULT, 1.0 / FPS,
-    "next frame processed (1/fps)",
+    "next frame processed (1/fps)", _without_image_size,
+)  # fmt: skip
+RESOLUTION_CHANGED = InputFault(
+    "camera resolution changed (320x240 frames, image_size 640x480)", Reason.DETECTOR_FAULT,
+    1.0 / FPS, "next frame processed (1/fps)",
 )  # fmt: skip
 ROBOT_SILENT = InputFault(
     "robot state silent (robot-sim killed)", Reason.ROBOT_STATE_STALE, MAX_STATE_AGE_S,
@@ -596,13 +607,17 @@ _INJECT: dict[str, Callable[[RunSite], float]] = {
     CAMERA_STALLED.name: stall_camera,
     CAMERA_FROZEN.name: freeze_camera,
     DETECTOR_RAISING.name: resize_camera,
+    RESOLUTION_CHANGED.name: resize_camera,
 }
-INPUT_FAULTS = (CAMERA_UNPLUGGED, CAMERA_STALLED, CAMERA_FROZEN, DETECTOR_RAISING, ROBOT_SILENT)
+INPUT_FAULTS = (
+    CAMERA_UNPLUGGED, CAMERA_STALLED, CAMERA_FROZEN, DETECTOR_RAISING, RESOLUTION_CHANGED,
+    ROBOT_SILENT,
+)  # fmt: skip
 
 
 def measure_input_fault(folder: Path, frame_set: FrameSet, fault: InputFault) -> Outcome:
     """Run the monitor until healthy, inject ``fault`` and time the STOP at the controller."""
-    site = write_site(folder, frame_set)
+    site = write_site(folder, frame_set, edit=fault.edit_site)
     with running(site) as (monitor, controller, sim):
         wait_healthy(controller, monitor)
         if fault is ROBOT_SILENT:

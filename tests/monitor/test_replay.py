@@ -177,5 +177,21 @@ def test_pipeline_turns_a_mapping_failure_into_a_fault() -> None:
     assert result.observations == ()
 
 
+def test_pipeline_refuses_a_frame_of_another_size_than_calibrated() -> None:
+    """PETS09's calibration holds for 768x576: a camera that comes back at 640x480 would put
+    every person at a wrong floor position, so the frame is a fault (STOP), not detections."""
+    mapper = _pets_mapper()
+    assert mapper.image_size == (768, 576)
+    pipeline = CameraPipeline("view001", _Fixed([(380.0, 200.0, 30.0, 80.0)]), mapper)
+    right = pipeline.process(np.zeros((576, 768, 3), np.uint8), 1.0)
+    assert right.fault is None and len(right.observations) == 1
+    wrong = pipeline.process(np.zeros((480, 640, 3), np.uint8), 2.0)
+    assert wrong.fault == (
+        "frame is 640x480 pixels but view001's floor mapping was calibrated at 768x576: "
+        "refusing to place people with it"
+    )
+    assert wrong.observations == () and wrong.detections == ()
+
+
 def test_detector_error_type_is_what_the_pipeline_catches() -> None:
     assert issubclass(DetectorError, RuntimeError)

@@ -250,3 +250,26 @@ def test_from_camera_config_refusals_name_file_and_field(tmp_path: Path) -> None
     )
     with pytest.raises(ConfigError, match="keep one of them"):
         FloorMapper.from_camera_config(both, tmp_path)
+
+
+def test_image_size_from_the_site_file_and_agreement_with_the_calibration(tmp_path: Path) -> None:
+    homography = [[0.01, 0, -2], [0, -0.01, 3.55], [0, 0, 1]]
+    sized = CameraConfig(id="cam1", source=0, floor_homography=homography, image_size=(640, 480))
+    assert FloorMapper.from_camera_config(sized, tmp_path).image_size == (640, 480)
+    unsized = CameraConfig(id="cam1", source=0, floor_homography=homography)
+    assert FloorMapper.from_camera_config(unsized, tmp_path).image_size is None
+    write_calibration(tmp_path / "cam1.yaml")  # made at 640x480
+    agreeing = CameraConfig(id="cam1", source=0, calibration="cam1.yaml", image_size=(640, 480))
+    assert FloorMapper.from_camera_config(agreeing, tmp_path).image_size == (640, 480)
+    other = CameraConfig(id="cam1", source=0, calibration="cam1.yaml", image_size=(1280, 720))
+    with pytest.raises(ConfigError) as caught:
+        FloorMapper.from_camera_config(other, tmp_path)
+    text = str(caught.value)
+    assert "cam1.yaml: image_size: cameras[cam1].image_size is [1280, 720]" in text
+    assert "calibration was made at [640, 480]" in text
+
+
+@pytest.mark.parametrize("size", [(0, 480), (640, -1), (8, 8)])
+def test_image_size_must_be_a_real_frame_size(size: tuple[int, int]) -> None:
+    with pytest.raises(ValueError, match="image_size"):
+        CameraConfig(id="cam1", source=0, floor_homography=np.eye(3).tolist(), image_size=size)
