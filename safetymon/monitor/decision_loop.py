@@ -149,7 +149,22 @@ class DecisionLoop:
             faults.append(("INTERNAL_ERROR", detail))
         if faults:
             cycle = replace(cycle, faults=(*cycle.faults, *faults))
-        decision, self._memory = self.engine.step(cycle, self._memory)
+        decision, memory = self.engine.step(cycle, self._memory)
+        ready = self._clock() - start
+        if ready > self.overrun_factor * self.period_s:
+            # The process stalled between reading the clock and signalling (SIGSTOP, a VM
+            # pause, swapping): this decision is about a moment long past, and a RUN in it
+            # may no longer hold. Decide again from the same memory with the overrun as a
+            # cause, so the signal is STOP and speed returns only after the restart delay.
+            self.overruns += 1
+            late = (
+                "LOOP_OVERRUN",
+                f"decision ready {ready * 1000:.0f} ms after the cycle began "
+                f"(limit {self.overrun_factor * self.period_s * 1000:.0f} ms)",
+            )
+            cycle = replace(cycle, faults=(*cycle.faults, late))
+            decision, memory = self.engine.step(cycle, self._memory)
+        self._memory = memory
         signal_started = self._clock()
         try:
             self._signal(decision)

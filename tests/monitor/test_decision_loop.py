@@ -56,6 +56,45 @@ def test_a_late_cycle_is_a_loop_overrun_stop(engine: DecisionEngine) -> None:
     assert sent[-1] is record.decision
 
 
+def test_a_stall_before_signalling_sends_stop_not_the_stale_decision(
+    engine: DecisionEngine,
+) -> None:
+    """The process froze (SIGSTOP, VM pause) after the inputs were read: the decision made
+    from them must not reach the robot as RUN 0.8 s later (one CI run of the SIGSTOP test
+    saw exactly that RUN, 4 ms after SIGCONT)."""
+    clock = FakeClock()
+    sent = []
+    stall = {"s": 0.0}
+    healthy_gather = healthy(engine)
+
+    def gather(now: float) -> CycleInput:
+        cycle = healthy_gather(now)
+        clock.now += stall["s"]  # the freeze happens after the inputs were taken
+        return cycle
+
+    loop = DecisionLoop(engine, gather, sent.append, rate_hz=100, clock=clock)
+    for _ in range(200):  # healthy for 2 s: past the restart delay
+        loop.run_cycle()
+        clock.now += 0.01
+    assert sent[-1].state is SafetyState.RUN
+    stall["s"] = 0.8
+    record = loop.run_cycle()
+    assert sent[-1] is record.decision
+    assert record.decision.state is SafetyState.STOP
+    assert record.decision.reasons & Reason.LOOP_OVERRUN
+    assert any("decision ready 800 ms" in cause.detail for cause in record.decision.causes)
+    assert loop.overruns == 1
+    # and the overrun is a cause like any other: RUN only after the restart delay
+    stall["s"] = 0.0
+    delay = engine.site.config.safety.restart_delay_s
+    runs = []
+    for _ in range(int(delay / 0.01) + 50):
+        clock.now += 0.01
+        runs.append((clock.now, loop.run_cycle().decision.state))
+    first_run = next(t for t, state in runs if state is SafetyState.RUN)
+    assert first_run - record.cycle.time_s >= delay
+
+
 def test_gather_failure_is_an_internal_error_stop(engine: DecisionEngine) -> None:
     def broken(now: float) -> CycleInput:
         raise RuntimeError("tracker exploded")
