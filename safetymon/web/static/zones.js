@@ -385,6 +385,9 @@
     showIssues([]);
     byId("ze-save-open").disabled = true;
     draw();
+    // the handles now stand in this surface's pixels (a switch of surface waits for the
+    // image first; until then the old surface's handles are still drawn)
+    byId("ze-svg").dataset.surface = ed.surface;
   }
 
   function showInfo() {
