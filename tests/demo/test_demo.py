@@ -32,18 +32,28 @@ def port_is_free(port: int) -> bool:
 def test_demo_shows_slow_and_stop_on_the_wire_and_in_the_evidence(tmp_path: Path) -> None:
     """The README's quick start exactly (no --zmq: the demo publishes on port 5560)."""
     out = tmp_path / "demo-out"
-    assert port_is_free(DEFAULT_SAFETY_PORT), "port 5560 is taken: the demo would move away"
     endpoint = f"tcp://127.0.0.1:{DEFAULT_SAFETY_PORT}"
-    seen: list[PermittedState] = []
-    client = SafetyClient(endpoint, 1, watchdog_s=0.2, same_clock=True, on_change=seen.append)
-    with client:
-        run = subprocess.run(
-            [sys.executable, "-m", "safetymon", "demo", "--out", str(out)],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
+    # The demo's passers-by are slowed for, not stopped for, only while the camera frames
+    # reach the decision young enough (their age adds to T_r): on a loaded machine a run can
+    # record only STOP episodes, exit 1 and say so. Such a run, and only such, is repeated
+    # once; a second one, or any other failure, fails the test.
+    for attempt in (1, 2):
+        assert port_is_free(DEFAULT_SAFETY_PORT), "port 5560 is taken: the demo would move away"
+        seen: list[PermittedState] = []
+        client = SafetyClient(endpoint, 1, watchdog_s=0.2, same_clock=True, on_change=seen.append)
+        with client:
+            run = subprocess.run(
+                [sys.executable, "-m", "safetymon", "demo", "--out", str(out)],
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
+        too_slow = run.returncode == 1 and "did not record both a SLOW and a STOP" in run.stderr
+        if attempt == 1 and too_slow:
+            print(f"demo run 1 recorded no SLOW episode (machine loaded), once more:\n{run.stderr}")
+            continue
+        break
     assert run.returncode == 0, run.stderr[-3000:]
     assert f"evidence: {out / 'evidence.db'}" in run.stdout
     assert f"safety output published on {endpoint}" in run.stdout
