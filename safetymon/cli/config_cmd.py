@@ -52,7 +52,7 @@ def input_age_limits_s(config: SiteConfig, robot_index: int) -> tuple[float, flo
     return camera_s, config.robots[robot_index].max_state_age_s
 
 
-def worst_case_separation_m(
+def robot_separation_m(
     config: SiteConfig, robot_index: int, *, at_age_limits: bool = True
 ) -> float:
     """S_p in metres for a robot at its maximum speed and a person at the floor speed.
@@ -106,11 +106,11 @@ def summarize(config: SiteConfig, file: str) -> str:
         )
         envelope = f", stays in {robot.permitted_zone!r}" if robot.permitted_zone else ""
         camera_s, state_s = input_age_limits_s(config, index)
-        fresh = worst_case_separation_m(config, index, at_age_limits=False)
+        fresh = robot_separation_m(config, index, at_age_limits=False)
         lines.append(
             f"  {robot.id:<16} v_max={robot.max_speed_mps} m/s, {stopping}{envelope}\n"
             f"  {'':<16} S_p={fresh:.2f} m with fresh inputs, worst-case "
-            f"S_p={worst_case_separation_m(config, index):.2f} m with inputs at their age "
+            f"S_p={robot_separation_m(config, index):.2f} m with inputs at their age "
             f"limits (camera {camera_s * 1000:.0f} ms + state {state_s * 1000:.0f} ms)"
         )
     lines.append(f"zones ({len(config.zones)}):")

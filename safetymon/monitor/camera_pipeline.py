@@ -86,10 +86,12 @@ class CameraPipeline:
     def process(self, frame: np.ndarray, capture_s: float) -> FrameResult:
         """Detect and place the people of one frame. Never raises."""
         started = time.perf_counter()
-        size_problem = self._size_problem(frame)
-        if size_problem is not None:
-            elapsed = time.perf_counter() - started
-            return FrameResult(self.camera_id, capture_s, fault=size_problem, detect_s=elapsed)
+        if isinstance(frame, np.ndarray) and frame.ndim >= 2:  # else the detector refuses it
+            problem = self.mapper.frame_size_problem(frame.shape[1], frame.shape[0])
+            if problem is not None:  # people would be placed at the wrong scale: a fault
+                fault = f"{self.camera_id}: {problem}: refusing to place people with it"
+                elapsed = time.perf_counter() - started
+                return FrameResult(self.camera_id, capture_s, fault=fault, detect_s=elapsed)
         try:
             mask = None
             if self._ignore_mask is not None and isinstance(frame, np.ndarray):
@@ -126,23 +128,6 @@ class CameraPipeline:
                 fault=f"floor mapping failed: {type(exc).__name__}: {exc}",
                 detect_s=time.perf_counter() - started,
             )
-
-    def _size_problem(self, frame: np.ndarray) -> str | None:
-        """Why this frame cannot be mapped with this camera's calibration, or None.
-
-        The floor mapping holds only for the image size it was fitted at: a camera that
-        comes back at another resolution would put every person at a wrong floor position.
-        """
-        expected = self.mapper.image_size
-        if expected is None or not isinstance(frame, np.ndarray) or frame.ndim < 2:
-            return None
-        height, width = frame.shape[:2]
-        if (width, height) == tuple(expected):
-            return None
-        return (
-            f"frame is {width}x{height} pixels but {self.camera_id}'s floor mapping was "
-            f"calibrated at {expected[0]}x{expected[1]}: refusing to place people with it"
-        )
 
     def _place(
         self, detections: tuple[Detection, ...], capture_s: float, started: float, mapping: float

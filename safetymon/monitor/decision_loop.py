@@ -164,6 +164,7 @@ class DecisionLoop:
             )
             cycle = replace(cycle, faults=(*cycle.faults, late))
             decision, memory = self.engine.step(cycle, self._memory)
+            self._last_start = self._clock()  # counted here: not again as a late next cycle
         self._memory = memory
         signal_started = self._clock()
         try:

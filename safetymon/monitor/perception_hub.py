@@ -93,6 +93,7 @@ class _Camera:
         self.frames = 0
         self.faults = 0
         self.worker_fault: str | None = None
+        self.reported_fault: str | None = None  # the frame fault last written to the log
         self.thread: threading.Thread | None = None
 
 
@@ -249,6 +250,12 @@ class PerceptionHub:
                 camera.frame, camera.result, camera.timing = frame, result, timing
                 camera.frames += 1
                 camera.faults += result.fault is not None
+            if result.fault != camera.reported_fault:  # only when it changes, not per frame
+                camera.reported_fault = result.fault
+                if result.fault is not None:
+                    log.warning("camera %s frame fault (STOP): %s", camera.camera_id, result.fault)
+                else:
+                    log.warning("camera %s frames usable again", camera.camera_id)
             if self.on_tracks_updated is not None:
                 self.on_tracks_updated()
             if self._on_frame is not None:

@@ -103,7 +103,7 @@ class FloorMapper:
                 homographies are given; the issue names the file and field.
         """
         field = f"cameras[{camera.id}]"
-        site_size = None if camera.image_size is None else tuple(camera.image_size)
+        site_size = camera.image_size
         if camera.calibration is None:
             assert camera.floor_homography is not None  # CameraConfig guarantees one of them
             return cls(np.asarray(camera.floor_homography), image_size=site_size, params=params)
@@ -148,7 +148,7 @@ class FloorMapper:
                     )
                 ]
             )  # fmt: skip
-        calibrated_size = None if calibration.image_size is None else tuple(calibration.image_size)
+        calibrated_size = calibration.image_size
         if site_size is not None and calibrated_size is not None and site_size != calibrated_size:
             raise ConfigError(
                 [
@@ -165,6 +165,20 @@ class FloorMapper:
             homography, k, dist, floor_error_m=floor_error, pose=pose,
             image_size=calibrated_size or site_size, params=params,
         )  # fmt: skip
+
+    def frame_size_problem(self, width: int, height: int) -> str | None:
+        """Why a frame of ``width`` x ``height`` pixels cannot be mapped, or None.
+
+        The homography (and intrinsics) hold only for the image size they were fitted at: a
+        frame of another size would put every pixel at a wrong floor position. Without a
+        known ``image_size`` nothing can be checked (None).
+        """
+        if self.image_size is None or tuple(self.image_size) == (width, height):
+            return None
+        return (
+            f"frame is {width}x{height} pixels but the floor mapping was calibrated at "
+            f"{self.image_size[0]}x{self.image_size[1]} (image_size)"
+        )
 
     # --- pixels ↔ floor -------------------------------------------------------------------
 

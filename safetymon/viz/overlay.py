@@ -129,11 +129,10 @@ def camera_mapper(config: SiteConfig, camera_id: str, base_dir: Path | str) -> F
 def check_frame_size(mapper: FloorMapper, image: np.ndarray, camera_id: str) -> None:
     """Refuse a frame whose size differs from the calibration's ``image_size`` (ValueError)."""
     height, width = image.shape[:2]
-    if mapper.image_size is not None and tuple(mapper.image_size) != (width, height):
-        calibrated = f"{mapper.image_size[0]}x{mapper.image_size[1]}"
+    problem = mapper.frame_size_problem(width, height)
+    if problem is not None:
         raise ValueError(
-            f"frame is {width}x{height} pixels but camera {camera_id}'s calibration was made "
-            f"at {calibrated} (image_size): use a frame of that camera at that resolution"
+            f"camera {camera_id}: {problem}: use a frame of that camera at that resolution"
         )
 
 

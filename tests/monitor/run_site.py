@@ -521,6 +521,7 @@ class Outcome:
         limit_s: the configured limit the reaction is held to, seconds.
         reaction_s: injection → STOP at the controller, seconds (inf when not seen).
         limit_text: how the limit follows from the configuration.
+        monitor_stderr: what the monitor had logged by the STOP.
     """
 
     fault: str
@@ -529,6 +530,7 @@ class Outcome:
     limit_s: float
     reaction_s: float
     limit_text: str
+    monitor_stderr: str = ""
 
 
 def wait_healthy(controller: Controller, monitor: MonitorProcess) -> Seen:
@@ -563,6 +565,7 @@ class InputFault:
         limit_s: configured limit of the reaction, seconds.
         limit_text: where the limit comes from.
         edit_site: changes the site's YAML mapping before the run, or None.
+        logged: text the monitor must log for this fault (says which check caught it).
     """
 
     name: str
@@ -570,6 +573,7 @@ class InputFault:
     limit_s: float
     limit_text: str
     edit_site: Callable[[dict], None] | None = None
+    logged: str | None = None
 
 
 def _without_image_size(site: dict) -> None:
@@ -591,11 +595,12 @@ CAMERA_FROZEN = InputFault(
 )  # fmt: skip
 DETECTOR_RAISING = InputFault(
     "detector raising (320x240 frame in a 640x480 stream)", Reason.DETECTOR_FAULT, 1.0 / FPS,
-    "next frame processed (1/fps)", _without_image_size,
+    "next frame processed (1/fps)", _without_image_size, "but the foreground reference is",
 )  # fmt: skip
 RESOLUTION_CHANGED = InputFault(
     "camera resolution changed (320x240 frames, image_size 640x480)", Reason.DETECTOR_FAULT,
-    1.0 / FPS, "next frame processed (1/fps)",
+    1.0 / FPS, "next frame processed (1/fps)", None,
+    "floor mapping was calibrated at 640x480 (image_size): refusing to place people",
 )  # fmt: skip
 ROBOT_SILENT = InputFault(
     "robot state silent (robot-sim killed)", Reason.ROBOT_STATE_STALE, MAX_STATE_AGE_S,
@@ -628,6 +633,7 @@ def measure_input_fault(folder: Path, frame_set: FrameSet, fault: InputFault) ->
             injected = _INJECT[fault.name](site)
         seen = controller.wait_stop(fault.limit_s + 5.0, injected, fault.reason)
         changes = controller.since(injected)
+        stderr = monitor.stderr()
     return Outcome(
         fault.name,
         seen,
@@ -635,6 +641,7 @@ def measure_input_fault(folder: Path, frame_set: FrameSet, fault: InputFault) ->
         fault.limit_s,
         math.inf if seen is None else seen.time_s - injected,
         fault.limit_text,
+        stderr,
     )
 
 

@@ -93,6 +93,7 @@ def test_a_stall_before_signalling_sends_stop_not_the_stale_decision(
         runs.append((clock.now, loop.run_cycle().decision.state))
     first_run = next(t for t, state in runs if state is SafetyState.RUN)
     assert first_run - record.cycle.time_s >= delay
+    assert loop.overruns == 1  # one stall, counted once (not again by the next cycle)
 
 
 def test_gather_failure_is_an_internal_error_stop(engine: DecisionEngine) -> None:

@@ -187,8 +187,8 @@ def test_pipeline_refuses_a_frame_of_another_size_than_calibrated() -> None:
     assert right.fault is None and len(right.observations) == 1
     wrong = pipeline.process(np.zeros((480, 640, 3), np.uint8), 2.0)
     assert wrong.fault == (
-        "frame is 640x480 pixels but view001's floor mapping was calibrated at 768x576: "
-        "refusing to place people with it"
+        "view001: frame is 640x480 pixels but the floor mapping was calibrated at 768x576 "
+        "(image_size): refusing to place people with it"
     )
     assert wrong.observations == () and wrong.detections == ()
 

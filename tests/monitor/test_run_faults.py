@@ -59,6 +59,8 @@ def test_input_fault_stops_within_its_limit(
         f"{outcome.reaction_s * 1000:.0f} ms (limit {outcome.limit_text})"
     )
     assert outcome.seen.state.cause == "frame"  # the monitor said it, not the watchdog
+    if fault.logged is not None:  # and the check meant to catch it did
+        assert fault.logged in outcome.monitor_stderr, outcome.monitor_stderr[-2000:]
     assert outcome.reaction_s <= fault.limit_s + SLACK_S
     first = outcome.first_after
     assert first is not None and first.state.state is SafetyState.STOP, (
