@@ -265,7 +265,9 @@ def test_exception_reply_is_a_fault(modem: NullModem, server: CoilServer) -> Non
         feed(out, SafetyState.RUN, 0.3)
         assert wait_for(lambda: out.errors >= 2, 1.0)
         assert out.fault and not out.coil_on
-        assert "exception" in str(out.last_error).lower()
+    # Every write is refused; on a loaded machine a reply can also come after the 0.2 s
+    # timeout and count as "no response", so look for the refusal among all the errors.
+    assert any("exception reply" in str(e).lower() for e in errors), errors
 
 
 def test_missing_port_never_raises() -> None:
