@@ -2,8 +2,8 @@
 
 Used by the live monitor (one worker thread per camera) and by ``safetymon replay`` (every
 frame in order), so both run exactly the same logic. Pure computation on the frame it is
-given; it never raises: a failure is returned as the frame's ``fault`` (a STOP cause,
-DETECTOR_FAULT, for the decision).
+given; it never raises: a failure is returned as the frame's ``fault`` (a STOP cause for
+the decision: CAMERA_FAULT for a frame of the wrong size, DETECTOR_FAULT for the rest).
 """
 
 from __future__ import annotations
@@ -36,7 +36,10 @@ class FrameResult:
         radius_m: (N,) body radius, metres.
         observations: the placeable detections as tracker observations.
         fault: why this frame could not be used (detector failure, a detection that cannot
-            be placed on the floor), or None. A faulty frame still reports what it could.
+            be placed on the floor, a frame size other than the calibration's), or None. A
+            faulty frame still reports what it could.
+        camera_fault: the fault lies with the camera's frames, not with detection (a size
+            other than the calibration's): the decision's CAMERA_FAULT, not DETECTOR_FAULT.
         detect_s: wall time spent detecting and mapping, seconds.
         map_s: the floor-mapping part of ``detect_s``, seconds.
         robot_dropped: detections dropped because they lay on the robot's silhouette.
@@ -50,9 +53,16 @@ class FrameResult:
     radius_m: np.ndarray = field(default_factory=lambda: np.zeros(0))
     observations: tuple[FloorObservation, ...] = ()
     fault: str | None = None
+    camera_fault: bool = False
     detect_s: float = 0.0
     map_s: float = 0.0
     robot_dropped: int = 0
+
+    def split_fault(self) -> tuple[str | None, str | None]:
+        """This frame's fault as (camera fault, detector fault), for `CameraStatus`."""
+        if self.fault is None:
+            return None, None
+        return (self.fault, None) if self.camera_fault else (None, self.fault)
 
 
 class CameraPipeline:
@@ -91,7 +101,9 @@ class CameraPipeline:
             if problem is not None:  # people would be placed at the wrong scale: a fault
                 fault = f"{self.camera_id}: {problem}: refusing to place people with it"
                 elapsed = time.perf_counter() - started
-                return FrameResult(self.camera_id, capture_s, fault=fault, detect_s=elapsed)
+                return FrameResult(
+                    self.camera_id, capture_s, fault=fault, camera_fault=True, detect_s=elapsed
+                )
         try:
             mask = None
             if self._ignore_mask is not None and isinstance(frame, np.ndarray):

@@ -10,9 +10,10 @@ Camera health at a cycle (`CameraStatus`):
 - ``frame_age_s``: cycle time minus the capture time of the newest frame whose detections
   are in the tracks (infinite before the first), so a stalled camera, a hung detector and a
   dead worker all show as a growing age (CAMERA_STALE once over ``max_frame_age_s``);
-- ``fault``: the source's own fault (disconnected, frozen, ended);
-- ``detector_fault``: why the newest frame could not be used (DETECTOR_FAULT), including a
-  worker that died.
+- ``fault``: the source's own fault (disconnected, frozen, ended) or a newest frame of
+  another size than the floor mapping's (CAMERA_FAULT);
+- ``detector_fault``: why else the newest frame could not be used (DETECTOR_FAULT),
+  including a worker that died.
 """
 
 from __future__ import annotations
@@ -190,7 +191,9 @@ class PerceptionHub:
             fault = source_status.fault
             if fault is not None and fault.startswith("stalled"):
                 fault = None  # a stall shows as the frame age (CAMERA_STALE), not as a fault
-            detector_fault = worker_fault or (result.fault if result is not None else None)
+            frame_fault, detector_fault = (None, None) if result is None else result.split_fault()
+            fault = "; ".join(f for f in (fault, frame_fault) if f) or None
+            detector_fault = worker_fault or detector_fault
             statuses.append(CameraStatus(camera.camera_id, age, fault, detector_fault))
         return tuple(statuses)
 

@@ -89,7 +89,7 @@ def replay(
             images[camera_id] = frame.image
             result = pipelines[camera_id].process(frame.image, time_s)
             update = tracker.update(result.observations, time_s)
-            detector_fault = result.fault
+            camera_fault, detector_fault = result.split_fault()
             if update.stale:
                 detector_fault = detector_fault or "tracker rejected the frame as stale"
             elif update.rejected:
@@ -98,7 +98,9 @@ def replay(
                     f"tracker rejected {len(update.rejected)} observation(s): {first}"
                 )
             frames.append(result)
-            statuses.append(CameraStatus(camera_id, 0.0, detector_fault=detector_fault))
+            statuses.append(
+                CameraStatus(camera_id, 0.0, fault=camera_fault, detector_fault=detector_fault)
+            )
         if len(ended) == len(readers):
             return
         for camera_id in set(pipelines) - set(readers):

@@ -598,7 +598,7 @@ DETECTOR_RAISING = InputFault(
     "next frame processed (1/fps)", _without_image_size, "but the foreground reference is",
 )  # fmt: skip
 RESOLUTION_CHANGED = InputFault(
-    "camera resolution changed (320x240 frames, image_size 640x480)", Reason.DETECTOR_FAULT,
+    "camera resolution changed (320x240 frames, image_size 640x480)", Reason.CAMERA_FAULT,
     1.0 / FPS, "next frame processed (1/fps)", None,
     "floor mapping was calibrated at 640x480 (image_size): refusing to place people",
 )  # fmt: skip

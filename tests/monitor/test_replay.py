@@ -191,6 +191,8 @@ def test_pipeline_refuses_a_frame_of_another_size_than_calibrated() -> None:
         "(image_size): refusing to place people with it"
     )
     assert wrong.observations == () and wrong.detections == ()
+    assert wrong.camera_fault and wrong.split_fault() == (wrong.fault, None)
+    assert right.split_fault() == (None, None)
 
 
 def test_detector_error_type_is_what_the_pipeline_catches() -> None:
