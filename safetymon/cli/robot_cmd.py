@@ -201,7 +201,12 @@ def _report(store: RobotStateStore, now_s: float) -> dict:
             "fault": snapshot.fault,
         }
     counters = store.counters()
-    return {"robots": robots, "accepted": counters.accepted, "rejected": counters.rejected}
+    return {
+        "robots": robots,
+        "accepted": counters.accepted,
+        "rejected": counters.rejected,
+        "sender_restarts": {r: n for r, n in counters.restarts.items() if n},
+    }
 
 
 def _print_report(report: dict) -> None:
@@ -211,4 +216,6 @@ def _print_report(report: dict) -> None:
         fault = f"  FAULT: {item['fault']}" if item["fault"] else ""
         print(f"{robot_id}: age {age}, {item['links']} links, fastest {speed}{fault}")
     rejected = ", ".join(f"{k} {v}" for k, v in sorted(report["rejected"].items())) or "none"
-    print(f"accepted {report['accepted']}, rejected: {rejected}", flush=True)
+    restarts = report["sender_restarts"]
+    restarted = "".join(f", {r} sender restarted {n}x" for r, n in sorted(restarts.items()))
+    print(f"accepted {report['accepted']}, rejected: {rejected}{restarted}", flush=True)

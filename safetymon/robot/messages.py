@@ -104,7 +104,18 @@ class RobotStateMessage(_MessageModel):
 
     schema_: Literal["safetymon.robot_state/1"] = Field(alias="schema")
     robot_id: str = Field(pattern=IDENTIFIER_PATTERN)
-    sequence: int = Field(ge=0, lt=2**63, description="Strictly increasing per robot.")
+    session: str | None = Field(
+        None,
+        pattern=IDENTIFIER_PATTERN,
+        description=(
+            "One run of the sender, chosen anew at each start (a random id, a boot counter). "
+            "When it changes, sequence and capture_time_s start afresh; the old session's "
+            "messages are then refused."
+        ),
+    )
+    sequence: int = Field(
+        ge=0, lt=2**63, description="Strictly increasing per robot (and session)."
+    )
     capture_time_s: float = Field(
         description="When the state was measured, sender's monotonic clock, seconds."
     )

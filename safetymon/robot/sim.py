@@ -19,6 +19,7 @@ The speed scale (0..1) can be changed while running (e.g. to follow the monitor'
 from __future__ import annotations
 
 import math
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -54,6 +55,9 @@ class ArmSimulator:
         with_velocities: include joint / link velocities and the base velocity (else the
             receiver must difference consecutive states).
         base_dir: folder for a relative URDF path.
+
+    Each simulator is one sender session: its messages carry a random ``session`` id, so a
+    restarted ``robot-sim`` is accepted with its sequence starting again at 1.
     """
 
     def __init__(
@@ -74,6 +78,7 @@ class ArmSimulator:
         self.set_speed_scale(speed_scale)
         self._phase = 0.0
         self._sequence = 0
+        self.session = secrets.token_hex(8)
         self._last_time: float | None = None
         self._chain: KinematicChain | None = None
         if isinstance(robot.geometry, CapsulesGeometry):
@@ -151,6 +156,7 @@ class ArmSimulator:
         return RobotStateMessage(
             schema=SCHEMA_V1,
             robot_id=self.robot.id,
+            session=self.session,
             sequence=self._sequence,
             capture_time_s=capture_time_s,
             base=base,

@@ -15,6 +15,13 @@ Clock (per robot, ``state_input.clock``):
   time, so latency counts; a message older than ``max_state_age_s`` on arrival is rejected
   as ``too_old``, one more than ``future_tolerance_s`` ahead as ``from_future``.
 
+Sessions: a sender that names its ``session`` (one id per run of the sender) may restart its
+``sequence`` and ``capture_time_s`` with a new session. The first message of a new session
+is ordered afresh, counted as a sender restart and logged; velocity is not differenced
+across the restart. Messages of a replaced session are then refused (``out_of_order``), so
+a stale sender still running cannot interleave with its successor. Without a session a
+restarted sender must continue above its last sequence and capture time.
+
 A rejected message is counted and ignored: the previous valid state simply ages. A robot
 reports a fault (the decision's ROBOT_STATE_INVALID) when its last
 ``max_consecutive_rejections`` messages were all rejected, when its newest state's velocity
@@ -24,9 +31,10 @@ receiver failed.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -38,6 +46,11 @@ from safetymon.config.robots import RobotConfig
 from safetymon.robot.geometry import FloorCapsules, RobotModel, difference_velocity
 from safetymon.robot.messages import MessageError, RobotStateMessage, parse_message
 from safetymon.safety.inputs import RobotSnapshot
+
+_log = logging.getLogger(__name__)
+
+RETIRED_SESSIONS_KEPT = 16
+"""How many replaced sessions per robot are remembered (and refused)."""
 
 
 class Rejection(str, Enum):
@@ -69,6 +82,11 @@ class _RobotState:
 
     config: RobotConfig
     model: RobotModel
+    session: str | None = None
+    retired_sessions: deque[str | None] = field(
+        default_factory=lambda: deque(maxlen=RETIRED_SESSIONS_KEPT)
+    )
+    restarts: int = 0
     sequence: int = -1
     capture_s: float = -math.inf
     state_time_s: float = -math.inf  # arrival (receiver clock) or capture (shared clock)
@@ -84,11 +102,13 @@ class _RobotState:
 
 @dataclass(frozen=True)
 class StoreCounters:
-    """Counts since start: accepted messages, and rejected ones by kind (all and per robot)."""
+    """Counts since start: accepted messages, rejected ones by kind (all and per robot), and
+    sender restarts (a new ``session``) per robot."""
 
     accepted: int
     rejected: dict[str, int]
     per_robot: dict[str, dict[str, int]]
+    restarts: dict[str, int] = field(default_factory=dict)
 
     @property
     def rejected_total(self) -> int:
@@ -161,7 +181,7 @@ class RobotStateStore:
             problem = self._arrival_problem(state, message, arrival_s)  # a newer one came in
             if problem is not None:
                 return self._reject_locked(robot_id, *problem)
-            self._accept_locked(state, message.sequence, message.capture_time_s, capsules)
+            self._accept_locked(state, message, capsules)
             shared = state.config.state_input.clock == "shared_monotonic"
             state.state_time_s = message.capture_time_s if shared else arrival_s
             return SubmitResult(True, robot_id)
@@ -170,8 +190,14 @@ class RobotStateStore:
     def _arrival_problem(
         cls, state: _RobotState, message: RobotStateMessage, arrival_s: float
     ) -> tuple[Rejection, str] | None:
-        """Ordering, and with a shared clock the age on arrival; None when fine."""
-        order = cls._order_problem(state, message.sequence, message.capture_time_s)
+        """Session and ordering, and with a shared clock the age on arrival; None when fine."""
+        if cls._restarts(state, message) and message.session in state.retired_sessions:
+            return Rejection.OUT_OF_ORDER, (
+                f"session: {message.session!r} was replaced by {state.session!r}"
+            )
+        order = None
+        if not cls._restarts(state, message):  # a new session orders afresh
+            order = cls._order_problem(state, message.sequence, message.capture_time_s)
         if order is not None:
             return Rejection.OUT_OF_ORDER, order
         state_input = state.config.state_input
@@ -192,6 +218,11 @@ class RobotStateStore:
         return None
 
     @staticmethod
+    def _restarts(state: _RobotState, message: RobotStateMessage) -> bool:
+        """Whether ``message`` comes from another sender session than the accepted state."""
+        return state.accepted > 0 and message.session != state.session
+
+    @staticmethod
     def _order_problem(state: _RobotState, sequence: int, capture_s: float) -> str | None:
         if sequence <= state.sequence:
             return f"sequence: {sequence} not above the last accepted {state.sequence}"
@@ -200,10 +231,22 @@ class RobotStateStore:
         return None
 
     def _accept_locked(
-        self, state: _RobotState, sequence: int, capture_s: float, capsules: FloorCapsules
+        self, state: _RobotState, message: RobotStateMessage, capsules: FloorCapsules
     ) -> None:
         """Store a valid state; velocity from the message or by differencing the last one."""
+        sequence, capture_s = message.sequence, message.capture_time_s
         previous, previous_capture = state.capsules, state.capture_s
+        if self._restarts(state, message):
+            _log.warning(
+                "robot %s: sender restarted (session %r replaces %r, sequence %d)",
+                state.config.id, message.session, state.session, sequence,
+            )  # fmt: skip
+            state.retired_sessions.append(state.session)
+            state.session = message.session
+            state.restarts += 1
+            previous = None  # two runs of the sender: nothing to difference
+        elif state.accepted == 0:
+            state.session = message.session
         state.velocity_fault = None
         if capsules.vel_a is None:
             dt = capture_s - previous_capture
@@ -306,4 +349,5 @@ class RobotStateStore:
                 robot_id: {"accepted": s.accepted, **dict(s.rejected)}
                 for robot_id, s in self._robots.items()
             }
-            return StoreCounters(self._accepted, dict(self._rejected), per_robot)
+            restarts = {robot_id: s.restarts for robot_id, s in self._robots.items()}
+            return StoreCounters(self._accepted, dict(self._rejected), per_robot, restarts)

@@ -87,3 +87,16 @@ def test_examples_in_the_spec_parse(repo) -> None:
     parsed = [parse_message(block.encode()) for block in blocks]
     assert parsed[0].joints is not None and parsed[1].base is not None
     assert parsed[1].base.has_velocity
+
+
+@pytest.mark.parametrize("session", ["", "has space", "x" * 65, 7])
+def test_session_must_be_an_identifier(session: object) -> None:
+    with pytest.raises(MessageError, match="session") as caught:
+        parse_message(encode(links_message(1, 1.0, session=session)))
+    assert caught.value.kind == "schema"
+
+
+def test_session_is_optional_and_kept() -> None:
+    assert parse_message(encode(links_message(1, 1.0))).session is None
+    named = parse_message(encode(links_message(1, 1.0, session="a1b2.c-3_")))
+    assert named.session == "a1b2.c-3_"

@@ -152,3 +152,24 @@ def test_robot_sim_rejects_a_bad_site_file(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "cameras" in result.stderr
+
+
+def test_a_restarted_robot_sim_is_accepted_as_a_new_session(repo: Path, tmp_path: Path) -> None:
+    """Kill robot-sim and start it again: its sequence starts at 1 again, and the new
+    session's states are accepted (a restart counted), not refused as out of order."""
+    site = site_file(repo, tmp_path)
+    config = load_site_config(site)
+    store = RobotStateStore(config.robots, site.parent)
+    command = safetymon("robot-sim", "--config", str(site), "--duration", "30")
+    with ZmqStateReceiver(store, config.robots[0].state_input, ["arm1"]):
+        for _ in range(2):
+            sim = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            try:
+                before = store.counters().accepted
+                wait_for(lambda b=before: store.counters().accepted >= b + 20, 30)
+            finally:
+                sim.kill()
+                sim.communicate(timeout=30)
+    counters = store.counters()
+    assert counters.restarts == {"arm1": 1}
+    assert counters.rejected.get("out_of_order", 0) == 0

@@ -199,3 +199,42 @@ def test_concurrent_submitters_and_readers_stay_consistent() -> None:
     assert counters.accepted + counters.rejected.get("out_of_order", 0) == total
     assert set(counters.rejected) <= {"out_of_order"}
     assert all(s.problem() is None for s in snapshots)
+
+
+def test_a_new_session_restarts_the_order_and_retires_the_old_one(caplog) -> None:
+    store = RobotStateStore([robot(**SHARED)])
+    assert store.submit(encode(links_message(500, 100.0, session="run-1")), 100.0).accepted
+    # the sender restarts: sequence from 1 again; with a shared clock time goes on
+    restarted = links_message(1, 100.05, session="run-2")
+    del restarted["links"]["vel_a"], restarted["links"]["vel_b"]
+    with caplog.at_level("WARNING", logger="safetymon.robot.store"):
+        assert store.submit(encode(restarted), 100.05).accepted
+    assert "sender restarted (session 'run-2' replaces 'run-1', sequence 1)" in caplog.text
+    assert store.counters().restarts == {"arm1": 1}
+    # velocity is not differenced across two runs of the sender
+    assert "velocity unknown" in (store.snapshot("arm1", 100.05).fault or "")
+    # the old sender, still running, is refused from now on
+    late = store.submit(encode(links_message(501, 100.06, session="run-1")), 100.06)
+    assert late.rejection is Rejection.OUT_OF_ORDER
+    assert late.detail == "session: 'run-1' was replaced by 'run-2'"
+    # within the new session the order holds as before
+    again = store.submit(encode(links_message(1, 100.07, session="run-2")), 100.07)
+    assert again.rejection is Rejection.OUT_OF_ORDER and "sequence: 1" in again.detail
+    assert store.submit(encode(links_message(2, 100.08, session="run-2")), 100.08).accepted
+    assert store.snapshot("arm1", 100.08).fault is None
+    # a new session is still checked for age on a shared clock
+    stale = store.submit(encode(links_message(1, 99.0, session="run-3")), 100.09)
+    assert stale.rejection is Rejection.TOO_OLD
+    assert store.counters().restarts == {"arm1": 1}
+
+
+def test_without_a_session_a_restarted_sequence_stays_refused() -> None:
+    store = RobotStateStore([robot()])
+    assert store.submit(encode(links_message(500, 100.0)), 100.0).accepted
+    refused = store.submit(encode(links_message(1, 3.0)), 100.05)  # sender host rebooted
+    assert refused.rejection is Rejection.OUT_OF_ORDER and "sequence: 1" in refused.detail
+    # a session-less sender that now names a session is a restart; its old form is retired
+    assert store.submit(encode(links_message(1, 3.0, session="boot-7")), 100.06).accepted
+    old = store.submit(encode(links_message(501, 100.1)), 100.1)
+    assert old.rejection is Rejection.OUT_OF_ORDER
+    assert old.detail == "session: None was replaced by 'boot-7'"
