@@ -378,7 +378,10 @@ class Monitor:
             metrics.frame_age_s.labels(camera=camera.camera_id).set(camera.frame_age_s)
         for robot in record.cycle.robots:
             metrics.robot_state_age_s.labels(robot=robot.robot_id).set(robot.age_s)
-        metrics.robot_messages_rejected.set(self.robots.counters().rejected_total)
+        counters = self.robots.counters()
+        metrics.robot_messages_rejected.set(counters.rejected_total)
+        for robot_id, restarts in counters.restarts.items():
+            metrics.robot_sender_restarts.labels(robot=robot_id).set(restarts)
         for cause in decision.causes:
             if cause.active and cause.state is SafetyState.STOP:
                 metrics.faults.labels(reason=cause.reason.name or "?").inc()

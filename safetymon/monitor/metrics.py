@@ -78,6 +78,12 @@ class MonitorMetrics:
             "Robot state messages rejected so far.",
             registry=r,
         )
+        self.robot_sender_restarts = Gauge(
+            "safetymon_robot_sender_restarts",
+            "Robot state sender restarts (a new session) so far.",
+            ["robot"],
+            registry=r,
+        )
         self.evidence_records = Counter(
             "safetymon_evidence_records", "Evidence records appended.", registry=r
         )

@@ -64,6 +64,7 @@ def test_live_monitor_serves_metrics_shows_status_and_records_evidence(tmp_path:
     # ages are gauges of the newest cycle (their size depends on this machine's load)
     assert 0 <= samples['safetymon_frame_age_seconds{camera="cam1"}'] < 5
     assert 0 <= samples['safetymon_robot_state_age_seconds{robot="arm1"}'] < 5
+    assert samples['safetymon_robot_sender_restarts{robot="arm1"}'] == 0
     lines = status.getvalue().splitlines()
     assert any(line.startswith("RUN") for line in lines)
     assert any(line.startswith("SLOW") and "| people 1 |" in line for line in lines)

@@ -91,6 +91,32 @@ def test_loop_overrun_stops_and_recovers_after_restart_delay(
     )
 
 
+def test_restarted_robot_state_sender_is_accepted_and_run_returns(
+    tmp_path: Path, frame_set: FrameSet
+) -> None:
+    """robot-sim killed: STOP ROBOT_STATE_STALE; a new robot-sim (sequence from 1, a new
+    session): its states are accepted, the restart is logged, and RUN comes back."""
+    site = write_site(tmp_path, frame_set)
+    with running(site) as (monitor, controller, sim):
+        wait_healthy(controller, monitor)
+        assert sim is not None
+        killed = time.monotonic()
+        sim.kill()
+        stop = controller.wait_stop(5.0, killed, Reason.ROBOT_STATE_STALE)
+        assert stop is not None, monitor.stderr()[-3000:]
+        time.sleep(0.5)  # the old sender is gone for good
+        restarted = time.monotonic()
+        second = run_site.start_robot_sim(site)
+        try:
+            again = controller.wait_run(30.0, restarted)
+            assert again is not None, monitor.stderr()[-3000:]
+            # RUN only after every cause has been clear for the restart delay
+            assert again.time_s - restarted >= run_site.RESTART_DELAY_S - 0.05
+        finally:
+            end_process(second)
+        assert "sender restarted (session" in monitor.stderr()
+
+
 @pytest.mark.slow
 def test_sigkill_then_restart_starts_in_stop_and_needs_reset(
     tmp_path: Path, frame_set: FrameSet
