@@ -187,6 +187,7 @@ def _run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     counts = {"RUN": 0, "SLOW": 0, "STOP": 0}
     frames = 0
+    unusable: dict[str, tuple[int, str]] = {}  # camera -> (faulty frames, the first fault)
     try:
         total = args.max_frames
         steps = replay(engine, pipelines, readers, tracker, max_frames=args.max_frames)
@@ -197,6 +198,10 @@ def _run(args: argparse.Namespace) -> int:
             for step in steps:
                 handle.write(json.dumps(step_record(step), separators=(",", ":")) + "\n")
                 counts[step.decision.state.name] += 1
+                for result in step.frames:
+                    if result.fault:
+                        count, first = unusable.get(result.camera_id, (0, result.fault))
+                        unusable[result.camera_id] = (count + 1, first)
                 if recorder is not None:
                     recorder.observe(
                         step.decision,
@@ -225,4 +230,9 @@ def _run(args: argparse.Namespace) -> int:
             return 1
     summary = ", ".join(f"{state} {count}" for state, count in counts.items())
     print(f"replayed {frames} frame(s) to {out}: {summary}")
+    for camera_id, (count, first) in unusable.items():  # say why, not only "STOP"
+        print(
+            f"warning: {camera_id}: {count} frame(s) could not be used (STOP); first: {first}",
+            file=sys.stderr,
+        )
     return 0

@@ -19,7 +19,9 @@ Sessions: a sender that names its ``session`` (one id per run of the sender) may
 ``sequence`` and ``capture_time_s`` with a new session. The first message of a new session
 is ordered afresh, counted as a sender restart and logged; velocity is not differenced
 across the restart. Messages of a replaced session are then refused (``out_of_order``), so
-a stale sender still running cannot interleave with its successor. Without a session a
+a stale sender still running cannot interleave with its successor, and so is a new session
+less than ``MIN_SESSION_S`` after the current one began (a sender that changes its session
+at every message would otherwise turn the order checks off). Without a session a
 restarted sender must continue above its last sequence and capture time.
 
 A rejected message is counted and ignored: the previous valid state simply ages. A robot
@@ -52,6 +54,11 @@ _log = logging.getLogger(__name__)
 RETIRED_SESSIONS_KEPT = 16
 """How many replaced sessions per robot are remembered (and refused)."""
 
+MIN_SESSION_S = 1.0
+"""A new session is refused until the current one has lasted this long (arrival clock,
+seconds): a sender that changes its session at every message would otherwise turn the order
+checks off. Its states then arrive once a second at most, so the robot goes stale (STOP)."""
+
 
 class Rejection(str, Enum):
     """Why a state message was rejected (the counter keys)."""
@@ -83,6 +90,7 @@ class _RobotState:
     config: RobotConfig
     model: RobotModel
     session: str | None = None
+    session_began_s: float = -math.inf  # arrival of the current session's first message
     retired_sessions: deque[str | None] = field(
         default_factory=lambda: deque(maxlen=RETIRED_SESSIONS_KEPT)
     )
@@ -181,7 +189,7 @@ class RobotStateStore:
             problem = self._arrival_problem(state, message, arrival_s)  # a newer one came in
             if problem is not None:
                 return self._reject_locked(robot_id, *problem)
-            self._accept_locked(state, message, capsules)
+            self._accept_locked(state, message, capsules, arrival_s)
             shared = state.config.state_input.clock == "shared_monotonic"
             state.state_time_s = message.capture_time_s if shared else arrival_s
             return SubmitResult(True, robot_id)
@@ -191,14 +199,19 @@ class RobotStateStore:
         cls, state: _RobotState, message: RobotStateMessage, arrival_s: float
     ) -> tuple[Rejection, str] | None:
         """Session and ordering, and with a shared clock the age on arrival; None when fine."""
-        if cls._restarts(state, message) and message.session in state.retired_sessions:
-            return Rejection.OUT_OF_ORDER, (
-                f"session: {message.session!r} was replaced by {state.session!r}"
-            )
-        order = None
-        if not cls._restarts(state, message):  # a new session orders afresh
-            order = cls._order_problem(state, message.sequence, message.capture_time_s)
-        if order is not None:
+        if cls._restarts(state, message):  # a new session orders afresh; a replaced one never
+            if message.session in state.retired_sessions:
+                return Rejection.OUT_OF_ORDER, (
+                    f"session: {message.session!r} was replaced by {state.session!r}"
+                )
+            lasted = arrival_s - state.session_began_s
+            if lasted < MIN_SESSION_S:
+                return Rejection.OUT_OF_ORDER, (
+                    f"session: {message.session!r} would replace {state.session!r} only "
+                    f"{lasted * 1000:.0f} ms after it began (minimum {MIN_SESSION_S:g} s): "
+                    "a sender keeps one session for its whole run"
+                )
+        elif (order := cls._order_problem(state, message.sequence, message.capture_time_s)):
             return Rejection.OUT_OF_ORDER, order
         state_input = state.config.state_input
         if state_input.clock != "shared_monotonic":
@@ -231,22 +244,26 @@ class RobotStateStore:
         return None
 
     def _accept_locked(
-        self, state: _RobotState, message: RobotStateMessage, capsules: FloorCapsules
+        self,
+        state: _RobotState,
+        message: RobotStateMessage,
+        capsules: FloorCapsules,
+        arrival_s: float,
     ) -> None:
         """Store a valid state; velocity from the message or by differencing the last one."""
         sequence, capture_s = message.sequence, message.capture_time_s
         previous, previous_capture = state.capsules, state.capture_s
-        if self._restarts(state, message):
+        restarted = self._restarts(state, message)
+        if restarted:
             _log.warning(
                 "robot %s: sender restarted (session %r replaces %r, sequence %d)",
                 state.config.id, message.session, state.session, sequence,
             )  # fmt: skip
             state.retired_sessions.append(state.session)
-            state.session = message.session
             state.restarts += 1
             previous = None  # two runs of the sender: nothing to difference
-        elif state.accepted == 0:
-            state.session = message.session
+        if restarted or state.accepted == 0:
+            state.session, state.session_began_s = message.session, arrival_s
         state.velocity_fault = None
         if capsules.vel_a is None:
             dt = capture_s - previous_capture

@@ -195,5 +195,32 @@ def test_pipeline_refuses_a_frame_of_another_size_than_calibrated() -> None:
     assert right.split_fault() == (None, None)
 
 
+def test_replay_of_footage_at_another_resolution_is_a_camera_fault(
+    tmp_path: Path, capsys
+) -> None:
+    """PETS09 frames scaled to 640x480 against the 768x576 calibration: every record is STOP
+    CAMERA_FAULT with the size named, and the summary says why."""
+    import cv2
+
+    for path in sorted(Path(PETS_FRAMES).parent.glob("*.jpg"))[:3]:
+        image = cv2.imread(str(path))
+        cv2.imwrite(str(tmp_path / path.name), cv2.resize(image, (640, 480)))
+    out = tmp_path / "out.jsonl"
+    code = main(["replay", "--config", str(hog_site(tmp_path)), "--source",
+                 str(tmp_path / "*.jpg"), "--out", str(out), "--no-progress"])  # fmt: skip
+    assert code == 0
+    records = read_jsonl(out)
+    assert len(records) == 3
+    size = "frame is 640x480 pixels but the floor mapping was calibrated at 768x576"
+    for record in records:
+        assert record["decision"]["state"] == "STOP"
+        assert "CAMERA_FAULT" in record["decision"]["reasons"]
+        assert "DETECTOR_FAULT" not in record["decision"]["reasons"]
+        assert size in record["faults"]["view001"]
+    assert f"warning: view001: 3 frame(s) could not be used (STOP); first: view001: {size}" in (
+        capsys.readouterr().err
+    )
+
+
 def test_detector_error_type_is_what_the_pipeline_catches() -> None:
     assert issubclass(DetectorError, RuntimeError)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import signal
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -95,8 +96,13 @@ def test_restarted_robot_state_sender_is_accepted_and_run_returns(
     tmp_path: Path, frame_set: FrameSet
 ) -> None:
     """robot-sim killed: STOP ROBOT_STATE_STALE; a new robot-sim (sequence from 1, a new
-    session): its states are accepted, the restart is logged, and RUN comes back."""
-    site = write_site(tmp_path, frame_set)
+    session): its states are accepted, the restart is logged and counted, and RUN comes back."""
+    metrics_port = run_site.free_port()
+
+    def with_metrics(site: dict) -> None:
+        site["monitor"]["metrics"] = {"enabled": True, "port": metrics_port}
+
+    site = write_site(tmp_path, frame_set, edit=with_metrics)
     with running(site) as (monitor, controller, sim):
         wait_healthy(controller, monitor)
         assert sim is not None
@@ -112,9 +118,13 @@ def test_restarted_robot_state_sender_is_accepted_and_run_returns(
             assert again is not None, monitor.stderr()[-3000:]
             # RUN only after every cause has been clear for the restart delay
             assert again.time_s - restarted >= run_site.RESTART_DELAY_S - 0.05
+            url = f"http://127.0.0.1:{metrics_port}/metrics"
+            with urllib.request.urlopen(url, timeout=10) as response:
+                metrics = response.read().decode()
         finally:
             end_process(second)
         assert "sender restarted (session" in monitor.stderr()
+        assert 'safetymon_robot_sender_restarts{robot="arm1"} 1.0' in metrics
 
 
 @pytest.mark.slow

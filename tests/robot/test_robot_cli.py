@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 import yaml
 
+from safetymon.cli.robot_cmd import _print_report, _report
 from safetymon.config.loader import load_site_config
 from safetymon.robot.receiver import ZmqStateReceiver
 from safetymon.robot.store import RobotStateStore
-from tests.robot.helpers import UR5_ROWS
+from tests.robot.helpers import UR5_ROWS, encode, links_message, robot
 from tests.robot.test_receivers import wait_for
 
 
@@ -173,3 +174,13 @@ def test_a_restarted_robot_sim_is_accepted_as_a_new_session(repo: Path, tmp_path
     counters = store.counters()
     assert counters.restarts == {"arm1": 1}
     assert counters.rejected.get("out_of_order", 0) == 0
+
+
+def test_robot_listen_report_shows_sender_restarts(capsys) -> None:
+    store = RobotStateStore([robot()])
+    assert store.submit(encode(links_message(9, 1.0, session="a")), 1.0).accepted
+    assert store.submit(encode(links_message(1, 2.01, session="b")), 2.01).accepted
+    report = _report(store, 2.02)
+    assert report["sender_restarts"] == {"arm1": 1}
+    _print_report(report)
+    assert "accepted 2, rejected: none, arm1 sender restarted 1x" in capsys.readouterr().out

@@ -205,25 +205,25 @@ def test_a_new_session_restarts_the_order_and_retires_the_old_one(caplog) -> Non
     store = RobotStateStore([robot(**SHARED)])
     assert store.submit(encode(links_message(500, 100.0, session="run-1")), 100.0).accepted
     # the sender restarts: sequence from 1 again; with a shared clock time goes on
-    restarted = links_message(1, 100.05, session="run-2")
+    restarted = links_message(1, 101.05, session="run-2")
     del restarted["links"]["vel_a"], restarted["links"]["vel_b"]
     with caplog.at_level("WARNING", logger="safetymon.robot.store"):
-        assert store.submit(encode(restarted), 100.05).accepted
+        assert store.submit(encode(restarted), 101.05).accepted
     assert "sender restarted (session 'run-2' replaces 'run-1', sequence 1)" in caplog.text
     assert store.counters().restarts == {"arm1": 1}
     # velocity is not differenced across two runs of the sender
-    assert "velocity unknown" in (store.snapshot("arm1", 100.05).fault or "")
+    assert "velocity unknown" in (store.snapshot("arm1", 101.05).fault or "")
     # the old sender, still running, is refused from now on
-    late = store.submit(encode(links_message(501, 100.06, session="run-1")), 100.06)
+    late = store.submit(encode(links_message(501, 101.06, session="run-1")), 101.06)
     assert late.rejection is Rejection.OUT_OF_ORDER
     assert late.detail == "session: 'run-1' was replaced by 'run-2'"
     # within the new session the order holds as before
-    again = store.submit(encode(links_message(1, 100.07, session="run-2")), 100.07)
+    again = store.submit(encode(links_message(1, 101.07, session="run-2")), 101.07)
     assert again.rejection is Rejection.OUT_OF_ORDER and "sequence: 1" in again.detail
-    assert store.submit(encode(links_message(2, 100.08, session="run-2")), 100.08).accepted
-    assert store.snapshot("arm1", 100.08).fault is None
+    assert store.submit(encode(links_message(2, 101.08, session="run-2")), 101.08).accepted
+    assert store.snapshot("arm1", 101.08).fault is None
     # a new session is still checked for age on a shared clock
-    stale = store.submit(encode(links_message(1, 99.0, session="run-3")), 100.09)
+    stale = store.submit(encode(links_message(1, 101.0, session="run-3")), 102.2)
     assert stale.rejection is Rejection.TOO_OLD
     assert store.counters().restarts == {"arm1": 1}
 
@@ -234,7 +234,31 @@ def test_without_a_session_a_restarted_sequence_stays_refused() -> None:
     refused = store.submit(encode(links_message(1, 3.0)), 100.05)  # sender host rebooted
     assert refused.rejection is Rejection.OUT_OF_ORDER and "sequence: 1" in refused.detail
     # a session-less sender that now names a session is a restart; its old form is retired
-    assert store.submit(encode(links_message(1, 3.0, session="boot-7")), 100.06).accepted
-    old = store.submit(encode(links_message(501, 100.1)), 100.1)
+    assert store.submit(encode(links_message(1, 3.0, session="boot-7")), 101.06).accepted
+    old = store.submit(encode(links_message(501, 101.1)), 101.1)
     assert old.rejection is Rejection.OUT_OF_ORDER
     assert old.detail == "session: None was replaced by 'boot-7'"
+
+
+def test_a_session_per_message_is_refused_and_the_robot_goes_stale() -> None:
+    """A sender that makes up a new session for every message (a misplaced session id)
+    would turn the order checks off: a session must last a second before another replaces
+    it, so such a sender delivers one state a second at most and the robot is stale."""
+    store = RobotStateStore([robot()])
+    assert store.submit(encode(links_message(1, 5.0, session="s0")), 10.0).accepted
+    results = [
+        store.submit(encode(links_message(1, 5.0 + k * 0.01, session=f"s{k}")), 10.0 + k * 0.01)
+        for k in range(1, 50)
+    ]
+    assert not any(r.accepted for r in results)
+    assert all(r.rejection is Rejection.OUT_OF_ORDER for r in results)
+    assert results[0].detail == (
+        "session: 's1' would replace 's0' only 10 ms after it began (minimum 1 s): a sender "
+        "keeps one session for its whole run"
+    )
+    snapshot = store.snapshot("arm1", 10.49)
+    assert snapshot.age_s > robot().max_state_age_s  # stale: the decision stops the robot
+    assert snapshot.fault is not None  # and the run of rejections is a fault as well
+    # a session that has lasted a second may be replaced (a real restart)
+    assert store.submit(encode(links_message(1, 6.0, session="s99")), 11.0).accepted
+    assert store.counters().restarts == {"arm1": 1}
