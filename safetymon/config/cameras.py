@@ -189,6 +189,15 @@ class ForegroundConfig(StrictModel):
         description="Per-frame blend of the reference toward the frame where nothing is "
         "foreground (0: fixed reference); areas with foreground never adapt.",
     )
+    max_changed_fraction: float = Field(
+        0.5,
+        gt=0.0,
+        le=1.0,
+        description="Largest fraction of the (not ignored) image that may differ from the "
+        "reference. Beyond it the frame is a camera fault (lights switched, camera moved or "
+        "covered), not a crowd: STOP with CAMERA_FAULT, and no blobs are reported. With "
+        "adapt_rate > 0 the whole reference then adapts, so a lasting lighting change clears.",
+    )
 
     @model_validator(mode="after")
     def _ratios(self) -> ForegroundConfig:

@@ -3,7 +3,8 @@
 Used by the live monitor (one worker thread per camera) and by ``safetymon replay`` (every
 frame in order), so both run exactly the same logic. Pure computation on the frame it is
 given; it never raises: a failure is returned as the frame's ``fault`` (a STOP cause for
-the decision: CAMERA_FAULT for a frame of the wrong size, DETECTOR_FAULT for the rest).
+the decision: CAMERA_FAULT for a frame of the wrong size or one the detector finds unusable
+(`CameraImageError`, e.g. a lighting change across the image), DETECTOR_FAULT for the rest).
 """
 
 from __future__ import annotations
@@ -15,7 +16,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from safetymon.perception.detectors.base import Detection, Detector, DetectorError
+from safetymon.perception.detectors.base import (
+    CameraImageError,
+    Detection,
+    Detector,
+    DetectorError,
+)
 from safetymon.perception.mapping import FloorMapper
 from safetymon.perception.tracking import FloorObservation
 
@@ -115,11 +121,12 @@ class CameraPipeline:
                     d for d in detections if _covered(mask, d.box_ltwh) < self.robot_overlap_drop
                 )
                 dropped, detections = len(detections) - len(kept), kept
-        except DetectorError as exc:
+        except DetectorError as exc:  # CameraImageError: the frame, not the detector
             return FrameResult(
                 self.camera_id,
                 capture_s,
                 fault=str(exc),
+                camera_fault=isinstance(exc, CameraImageError),
                 detect_s=time.perf_counter() - started,
             )
         except Exception as exc:  # a broken mask source or anything else: still a fault

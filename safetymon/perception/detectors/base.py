@@ -24,6 +24,15 @@ class DetectorError(RuntimeError):
     """A detector could not process a frame (or could not be built)."""
 
 
+class CameraImageError(DetectorError):
+    """The frame itself is unusable, not the detector: the camera's fault (CAMERA_FAULT).
+
+    For example a change across most of the image against the empty-cell reference (lights
+    switched, the camera moved or covered): that is not a crowd of people, and placing its
+    blobs on the floor as obstacles would hide the real cause.
+    """
+
+
 @dataclass(frozen=True)
 class Detection:
     """One detected person or foreground blob in camera pixels.

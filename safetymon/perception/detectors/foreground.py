@@ -21,6 +21,7 @@ import numpy as np
 
 from safetymon.config.cameras import ForegroundConfig
 from safetymon.perception.detectors.base import (
+    CameraImageError,
     Detection,
     Detector,
     DetectorError,
@@ -107,6 +108,7 @@ class ForegroundDetector(Detector):
                 & (chroma <= config.shadow_chroma_tolerance)
             )
             changed &= ~shadow
+        self._check_global_change(small, changed, ignore_mask)
         mask = changed.astype(np.uint8)
         if self._kernel is not None:
             mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
@@ -117,6 +119,34 @@ class ForegroundDetector(Detector):
         if config.adapt_rate > 0.0:
             self._adapt(small, mask)
         return mask.astype(bool)
+
+    def _check_global_change(
+        self, small: np.ndarray, changed: np.ndarray, ignore_mask: np.ndarray | None
+    ) -> None:
+        """Raise CameraImageError when most of the watched image differs from the reference.
+
+        The fraction is taken over the pixels not in ``ignore_mask`` (the robot), before any
+        morphology, at processing scale. With ``adapt_rate > 0`` the whole reference blends
+        toward the frame first, so a lasting change (a light switched on) clears by itself;
+        the monitor is in STOP meanwhile.
+        """
+        watched = changed
+        if ignore_mask is not None:
+            keep = ~(self._prepare(ignore_mask.astype(np.uint8) * 255) > 0)
+            watched = changed[keep]
+        if watched.size == 0:
+            return
+        fraction = float(np.count_nonzero(watched)) / float(watched.size)
+        limit = self.config.max_changed_fraction
+        if fraction <= limit:
+            return
+        if self.config.adapt_rate > 0.0:
+            self._reference += self.config.adapt_rate * (small - self._reference)
+        raise CameraImageError(
+            f"foreground: {fraction:.1%} of the image differs from the empty-cell reference "
+            f"(max_changed_fraction {limit:.1%}): a lighting change or a moved or covered "
+            "camera, not people"
+        )
 
     def _adapt(self, small: np.ndarray, mask: np.ndarray) -> None:
         """Blend the reference toward the frame, away from any foreground (dilated)."""
