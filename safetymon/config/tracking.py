@@ -100,6 +100,18 @@ class TrackingConfig(StrictModel):
             "Gaussian position with 86 % probability, 3 sigma with 99 %)."
         ),
     )
+    coast_growth_mps: float = Field(
+        1.6,
+        gt=0.0,
+        le=12.0,
+        description=(
+            "While a track coasts (no observation), its reported uncertainty_m grows by at most "
+            "this many metres per second since its last observation: as fast as a person "
+            "walks (ISO 13855's 1.6 m/s), not as fast as a barely known velocity would let the "
+            "filter's covariance grow. The decision still adds the human speed times the "
+            "reaction time on top."
+        ),
+    )
     assignment: Literal["hungarian", "greedy"] = Field(
         "hungarian",
         description=(

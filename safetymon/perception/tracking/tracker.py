@@ -7,7 +7,8 @@ cycle time (``humans_at``).
 Safety bias (nobody vanishes early):
 - a new (tentative) track is reported at once; ``confirmed`` is for display and evidence;
 - a track without observations coasts on its velocity, with growing covariance and so
-  growing ``uncertainty_m``, until ``max_coast_s`` after its last observation;
+  growing ``uncertainty_m`` (by at most ``coast_growth_mps``, a walking person's speed),
+  until ``max_coast_s`` after its last observation;
 - an observation that fits no track starts a new one; observations of one frame go to
   distinct tracks; observations and tracks of different labels never associate;
 - invalid observations are rejected and reported in the ``UpdateResult`` and ``stats``
@@ -141,7 +142,9 @@ class MultiCameraTracker:
 
         Live: observed within ``max_coast_s`` before ``time_s``. ``uncertainty_m`` is
         ``uncertainty_sigmas`` x sqrt(largest eigenvalue of the predicted position
-        covariance), at least the recent observations' smallest 1-sigma uncertainty.
+        covariance), but while coasting at most its value at the last observation plus
+        ``coast_growth_mps`` x the time since, and at least the recent observations'
+        smallest 1-sigma uncertainty.
 
         Raises:
             ValueError: ``time_s`` is not finite.
@@ -154,8 +157,14 @@ class MultiCameraTracker:
         x, P = kalman.predict(
             self._x[live], self._P[live], time_s - self._t[live], self.config.accel_noise_mps2
         )
-        sigma = kalman.largest_position_sigma(P)
-        uncertainty = np.maximum(self.config.uncertainty_sigmas * sigma, self._obs_sigma[live])
+        cfg = self.config
+        predicted = cfg.uncertainty_sigmas * kalman.largest_position_sigma(P)
+        # Coasting: at most a walking person's growth since the last observation, starting
+        # from the uncertainty reported then (a barely known velocity must not inflate it).
+        at_update = cfg.uncertainty_sigmas * kalman.largest_position_sigma(self._P[live])
+        coast_s = np.maximum(time_s - self._t[live], 0.0)
+        walked = at_update + cfg.coast_growth_mps * coast_s
+        uncertainty = np.maximum(np.minimum(predicted, walked), self._obs_sigma[live])
         return HumanBatch.build(
             self._ids[live], x[:, :2], x[:, 2:], self._radius[live], uncertainty
         )
