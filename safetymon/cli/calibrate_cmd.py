@@ -49,6 +49,8 @@ from safetymon.perception.calibration.views import (
     ImageReadError,
     read_gray,
 )
+from safetymon.perception.floor_footprint import FloorFootprint, floor_footprint
+from safetymon.perception.mapping import FloorMapper
 
 # --- argument types (argparse reports "argument --x: <message>" and exits 2) ---------------
 
@@ -104,6 +106,17 @@ def point_pair(text: str) -> tuple[float, float, float, float]:
     u, v = _numbers(pixel, (2,), form, text)
     x, y = _numbers(floor, (2,), form, text)
     return u, v, x, y
+
+
+def image_size(text: str) -> tuple[int, int]:
+    """``WIDTHxHEIGHT`` pixels such as ``640x480``; both >= 16."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 640x480, got {text!r}")
+    width, height = int(parts[0]), int(parts[1])
+    if width < 16 or height < 16:
+        raise argparse.ArgumentTypeError(f"WIDTH and HEIGHT must be >= 16, got {text!r}")
+    return width, height
 
 
 def floor_xy(text: str) -> tuple[float, float]:
@@ -219,6 +232,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--intrinsics", metavar="FILE",
         help="calibration file with camera_matrix (required for --aruco/--charuco); its "
         "intrinsics are copied into --out",
+    )  # fmt: skip
+    floor.add_argument(
+        "--image-size", type=image_size, metavar="WxH",
+        help="size of the image the points were read from (pixels); with it the floor "
+        "footprint is checked and image_size is written (--intrinsics gives its own)",
     )  # fmt: skip
     floor.add_argument("--camera", help="camera id (default: the --out file's stem)")
     floor.add_argument("--out", required=True, help="calibration file to write (YAML)")
@@ -417,6 +435,32 @@ def _with_floor(
     return CameraCalibration.model_validate(data)
 
 
+def _floor_image_size(
+    base: CameraCalibration | None, given: tuple[int, int] | None
+) -> tuple[int, int] | None:
+    """The image size of a floor calibration: the intrinsics' or --image-size (ValueError if
+    they differ)."""
+    known = None if base is None or base.image_size is None else tuple(base.image_size)
+    if known is not None and given is not None and tuple(given) != known:
+        raise ValueError(
+            f"--image-size {given[0]}x{given[1]} differs from the intrinsics' image_size "
+            f"{known[0]}x{known[1]}"
+        )
+    return (known[0], known[1]) if known is not None else given
+
+
+def _floor_footprint(
+    calibration: CameraCalibration, fit: FloorFit, size: tuple[int, int] | None
+) -> FloorFootprint | None:
+    """The footprint of the fitted floor mapping for images of ``size``, None without one."""
+    if size is None:
+        return None
+    mapper = FloorMapper(
+        fit.homography, calibration.k(), calibration.dist(), pose=fit.pose, image_size=size
+    )
+    return floor_footprint(mapper)
+
+
 def run_floor(args: argparse.Namespace) -> int:
     """Fit the floor homography (and pose) and write the calibration file."""
     camera = args.camera or Path(args.out).stem
@@ -445,6 +489,19 @@ def run_floor(args: argparse.Namespace) -> int:
         _error(str(error))
         return 2
     calibration = _with_floor(base, fit, method, camera, (pixels, floor), sources)
+    try:
+        size = _floor_image_size(base, args.image_size)
+        footprint = _floor_footprint(calibration, fit, size)
+    except ValueError as error:
+        _error(str(error))
+        return 2
+    if footprint is not None and footprint.problems:
+        for problem in footprint.problems:
+            _error(f"camera {camera}: floor mapping refused: {problem}")
+        _error(f"camera {camera}: nothing written to {args.out}")
+        return 2
+    if size is not None and calibration.image_size is None:
+        calibration = calibration.model_copy(update={"image_size": size})
     for point in calibration.floor_points:
         print(
             f"  pixel ({point.u:8.2f}, {point.v:8.2f}) → floor ({point.x:7.3f}, {point.y:7.3f}) m"
@@ -458,6 +515,10 @@ def run_floor(args: argparse.Namespace) -> int:
         print("note: 4 points fit exactly, so the error above says nothing; give >= 6 points")
     if base is None:
         print("note: no --intrinsics: lens distortion is not removed before the homography")
+    if footprint is None:
+        print("note: no --image-size: the floor footprint (what the image sees) is not checked")
+    else:
+        print(f"footprint: {footprint.describe()}")
     if fit.pose is not None:
         print(f"camera height above the floor: {fit.pose.camera_height_m:.3f} m")
     elif k is not None:

@@ -1,14 +1,26 @@
-"""`safetymon config check FILE` and `safetymon config schema`."""
+"""`safetymon config check FILE` and `safetymon config schema`.
+
+``config check`` validates the file, then builds every camera's floor mapping (calibration
+files included) and its floor footprint (``safetymon.perception.floor_footprint``): a
+mapping that cannot place anyone (no floor in view, singular or ill-conditioned, mirrored
+floor frame, ...) is an error (exit 2) naming file, camera field and reason; a zone that lies
+completely outside every camera's footprint is a warning.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from safetymon.config.loader import ConfigError, config_hash, load_site_config
+import shapely
+
+from safetymon.config.loader import ConfigError, ConfigIssue, config_hash, load_site_config
 from safetymon.config.site import SiteConfig
 from safetymon.geometry.ssm import protective_separation_distance, stopping_for
+from safetymon.perception.floor_footprint import FloorFootprint, floor_footprint
+from safetymon.perception.mapping import FloorMapper
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,17 +35,65 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    """Validate the file; print OK and a summary, or every error (exit 2)."""
+    """Validate the file and its floor mappings; print OK and a summary, or every error
+    (exit 2). Warnings (zones no camera sees, footprints that cannot be checked) go to
+    stderr after OK."""
     try:
         config = load_site_config(args.file)
+        footprints = camera_footprints(config, args.file)
     except ConfigError as error:
         for issue in error.issues:
             print(f"error: {issue}", file=sys.stderr)
         print(f"{args.file}: {len(error.issues)} error(s); not valid", file=sys.stderr)
         return 2
     print("OK")
-    print(summarize(config, args.file))
+    print(summarize(config, args.file, footprints))
+    for warning in footprint_warnings(config, args.file, footprints):
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
+
+
+def camera_footprints(config: SiteConfig, file: str) -> dict[str, FloorFootprint]:
+    """Every camera's floor footprint, by camera id.
+
+    Raises:
+        ConfigError: every camera whose mapping is refused (calibration file missing or
+            invalid, mapping unusable: ``FloorMapper.from_camera_config``), all of them.
+    """
+    issues: list[ConfigIssue] = []
+    footprints: dict[str, FloorFootprint] = {}
+    for camera in config.cameras:
+        try:
+            mapper = FloorMapper.from_camera_config(camera, Path(file).parent, site_file=file)
+        except ConfigError as error:
+            issues.extend(error.issues)
+            continue
+        footprints[camera.id] = floor_footprint(mapper)
+    if issues:
+        raise ConfigError(issues)
+    return footprints
+
+
+def footprint_warnings(
+    config: SiteConfig, file: str, footprints: dict[str, FloorFootprint]
+) -> list[str]:
+    """Zones completely outside every camera's footprint; footprints that are unknown."""
+    warnings = [
+        f"{file}: cameras[{camera_id}]: {note}"
+        for camera_id, footprint in footprints.items()
+        for note in footprint.notes
+    ]
+    known = [footprint.polygon for footprint in footprints.values() if footprint.image_size]
+    if not known or len(known) < len(footprints):
+        return warnings  # a camera of unknown footprint may see any zone
+    seen = shapely.union_all(known)
+    for index, zone in enumerate(config.zones):
+        if not shapely.intersects(zone.shape(), seen):
+            warnings.append(
+                f"{file}: zones[{index}] ({zone.id}): lies completely outside every camera's "
+                "floor footprint: no camera can see a person in it"
+            )
+    return warnings
 
 
 def run_schema(args: argparse.Namespace) -> int:
@@ -82,8 +142,13 @@ def robot_separation_m(
     return terms.protective_separation_distance_m
 
 
-def summarize(config: SiteConfig, file: str) -> str:
-    """A one-screen human-readable summary of a valid site configuration."""
+def summarize(
+    config: SiteConfig, file: str, footprints: dict[str, FloorFootprint] | None = None
+) -> str:
+    """A one-screen human-readable summary of a valid site configuration.
+
+    ``footprints`` (by camera id) adds a line per camera: its floor footprint.
+    """
     safety = config.safety
     lines = [
         f"site {config.site!r} from {file}  (config sha256 {config_hash(config)[:16]}…)",
@@ -96,6 +161,8 @@ def summarize(config: SiteConfig, file: str) -> str:
             f"  {camera.id:<16} source={camera.source!s:<24} floor={mapping}  "
             f"max age {camera.max_frame_age_s * 1000:.0f} ms"
         )
+        if footprints is not None and camera.id in footprints:
+            lines.append(f"  {'':<16} {footprints[camera.id].describe()}")
     lines.append(f"robots ({len(config.robots)}):")
     for index, robot in enumerate(config.robots):
         stop = robot.stopping

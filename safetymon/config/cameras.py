@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import numpy as np
@@ -101,8 +100,10 @@ class CameraConfig(StrictModel):
         array = np.asarray(matrix, dtype=float)
         if not np.all(np.isfinite(array)):
             raise ValueError("contains a non-finite value")
-        determinant = float(np.linalg.det(array))
-        if not math.isfinite(determinant) or abs(determinant) < 1e-12:
+        # scale-free (any scale and sign is the same mapping): singular values of H on pixel
+        # coordinates scaled by a nominal 1000 px image side
+        singular = np.linalg.svd(array @ np.diag([1000.0, 1000.0, 1.0]), compute_uv=False)
+        if not singular[0] > 0 or singular[-1] / singular[0] < 1e-12:
             raise ValueError("is singular (determinant ~ 0): it cannot map pixels to the floor")
         return matrix
 

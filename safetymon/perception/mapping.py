@@ -1,13 +1,21 @@
 """Pixel → floor mapping of one camera: lens undistortion, floor homography, camera pose.
 
 Frames: raw image pixels (u right, v down) → undistorted pixels (same camera matrix K, lens
-distortion removed) → floor metres (x, y; z up) through the floor homography ``H``, scaled so
-that ``w > 0`` for pixels that see the floor. Pixels at or above the horizon (``w <= 0``) map
-to NaN: they have no floor point, and a caller must not place a person there.
+distortion removed) → floor metres (x, y; z up) through the floor homography ``H``.
+
+Any scale and sign of ``H`` is accepted (``H``, ``-H`` and ``3.7 H`` are one mapping): the
+mapper brings it to one form once, at construction (``normalise_homography``: Frobenius norm
+1, ``w > 0`` on the side of the horizon ``w = 0`` that sees the floor). With an image size
+that side is the one holding the image's bottom row; without one, the side on which a
+right-handed floor frame (x, y, z up) comes out for a camera above the floor (``det H < 0``).
+Pixels on the other side (at or above the horizon, ``w <= 0`` after normalising) map to NaN:
+they have no floor point, and a caller must not place a person there. Whether the mapping is
+usable at all (sees floor, not degenerate, not mirrored) is ``floor_footprint``'s job.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,13 +26,19 @@ from safetymon.config.cameras import CameraConfig
 from safetymon.config.loader import ConfigError, ConfigIssue
 from safetymon.perception.calibration.floor import (
     apply_homography,
+    normalise_homography,
     pose_from_homography,
+    reciprocal_condition,
     undistort_pixels,
 )
 from safetymon.perception.calibration.model import CameraPose, load_calibration
 
 LEFT_ANKLE, RIGHT_ANKLE = 15, 16  # COCO keypoint indices
 W_EPSILON = 1e-12
+MIN_RECIPROCAL_CONDITION = 1e-12
+"""Below this ``reciprocal_condition`` a homography is singular in double precision."""
+FLOOR_SIDE_SAMPLES = 65
+"""Points of the image's bottom row whose summed w decides the floor side."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +64,9 @@ class FloorMapper:
     """Maps image pixels of one camera to the floor and back.
 
     Args:
-        homography: (3, 3) undistorted pixels → floor metres, w > 0 on the floor.
+        homography: (3, 3) undistorted pixels → floor metres, any non-zero scale and sign;
+            stored normalised (``self.homography``: norm 1, w > 0 on the floor side, see the
+            module docstring).
         camera_matrix: (3, 3) K in pixels, or None (no lens model: pixels used as given).
         dist_coeffs: OpenCV distortion coefficients (with camera_matrix), or None.
         floor_error_m: 1-sigma floor error of the calibration itself (metres).
@@ -71,18 +87,25 @@ class FloorMapper:
         params: FootprintParams | None = None,
     ) -> None:
         h = np.asarray(homography, dtype=np.float64)
-        if h.shape != (3, 3) or not np.all(np.isfinite(h)) or abs(np.linalg.det(h)) < 1e-15:
-            raise ValueError(f"homography must be a finite non-singular 3x3 matrix, got {h!r}")
+        if h.shape != (3, 3) or not np.all(np.isfinite(h)) or not np.any(h):
+            raise ValueError(f"homography must be a finite non-zero 3x3 matrix, got {h!r}")
+        if reciprocal_condition(h, image_size) < MIN_RECIPROCAL_CONDITION:
+            raise ValueError(f"homography is singular (rank < 3), got {h!r}")
+        if image_size is not None and (image_size[0] < 2 or image_size[1] < 2):
+            raise ValueError(f"image size must be at least 2x2 pixels, got {image_size}")
         if (camera_matrix is None) != (dist_coeffs is None):
             raise ValueError("camera_matrix and dist_coeffs go together")
         if pose is not None and camera_matrix is None:
             raise ValueError("a pose needs camera_matrix")
         if not (np.isfinite(floor_error_m) and floor_error_m >= 0):
             raise ValueError(f"floor_error_m must be finite and >= 0, got {floor_error_m}")
-        self.homography = h
-        self.inverse = np.linalg.inv(h)
         self.camera_matrix = None if camera_matrix is None else np.asarray(camera_matrix, float)
         self.dist_coeffs = None if dist_coeffs is None else np.asarray(dist_coeffs, float)
+        self.floor_side_rule = "image" if image_size is not None else "handedness"
+        """How the floor side was chosen: "image" (bottom row) or "handedness" (det H < 0)."""
+        floor_pixels = None if image_size is None else self.undistort(bottom_row(image_size))
+        self.homography = normalise_homography(h, floor_pixels)
+        self.inverse = np.linalg.inv(self.homography)
         self.floor_error_m = float(floor_error_m)
         self.pose = pose
         self.image_size = image_size
@@ -90,23 +113,45 @@ class FloorMapper:
 
     @classmethod
     def from_camera_config(
-        cls, camera: CameraConfig, base_dir: Path, params: FootprintParams | None = None
+        cls,
+        camera: CameraConfig,
+        base_dir: Path,
+        params: FootprintParams | None = None,
+        *,
+        site_file: str | None = None,
     ) -> FloorMapper:
-        """The mapper of a site file's camera.
+        """The mapper of a site file's camera, refused when it cannot place anyone.
 
         ``camera.calibration`` (relative paths resolve against ``base_dir``, the site file's
         folder) supplies intrinsics, pose, floor error and possibly the homography;
         ``camera.floor_homography`` may supply the homography instead (not both).
+        ``site_file`` names the site file in messages (default ``base_dir/<site file>``).
 
         Raises:
-            ConfigError: the calibration file is missing or invalid, or no / two floor
-                homographies are given; the issue names the file and field.
+            ConfigError: the calibration file is missing or invalid, no / two floor
+                homographies are given, or the mapping is unusable
+                (``floor_footprint.refusals``: singular, ill-conditioned, no floor in view,
+                mirrored floor frame); the issue names the file and field.
         """
-        field = f"cameras[{camera.id}]"
-        site_size = camera.image_size
+        site = site_file or str(Path(base_dir) / "<site file>")
         if camera.calibration is None:
             assert camera.floor_homography is not None  # CameraConfig guarantees one of them
-            return cls(np.asarray(camera.floor_homography), image_size=site_size, params=params)
+            return _checked(
+                lambda: cls(
+                    np.asarray(camera.floor_homography), image_size=camera.image_size,
+                    params=params,
+                ),
+                camera, site, f"cameras[{camera.id}].floor_homography", camera.floor_homography,
+            )  # fmt: skip
+        return cls._from_calibration(camera, base_dir, params, site)
+
+    @classmethod
+    def _from_calibration(
+        cls, camera: CameraConfig, base_dir: Path, params: FootprintParams | None, site: str
+    ) -> FloorMapper:
+        """``from_camera_config`` for a camera with a calibration file."""
+        field = f"cameras[{camera.id}]"
+        site_size = camera.image_size
         path = Path(camera.calibration)
         if not path.is_absolute():
             path = Path(base_dir) / path
@@ -134,10 +179,14 @@ class FloorMapper:
         k, dist = calibration.k(), calibration.dist()
         if camera.floor_homography is not None:
             homography = np.asarray(camera.floor_homography, dtype=np.float64)
-            pose = None if k is None else pose_from_homography(homography, k)
+            size = calibration.image_size or site_size
+            floor_pixels = None if size is None else undistort_pixels(bottom_row(size), k, dist)
+            pose = None if k is None else pose_from_homography(homography, k, floor_pixels)
+            origin, origin_field = site, f"{field}.floor_homography"
         elif calibration.floor_homography is not None:
             homography = np.asarray(calibration.floor_homography, dtype=np.float64)
             pose = calibration.pose
+            origin, origin_field = str(path), "floor_homography"
         else:
             raise ConfigError(
                 [
@@ -161,9 +210,12 @@ class FloorMapper:
                 ]
             )  # fmt: skip
         floor_error = max(calibration.floor_error_m or 0.0, calibration.floor_loo_error_m or 0.0)
-        return cls(
-            homography, k, dist, floor_error_m=floor_error, pose=pose,
-            image_size=calibrated_size or site_size, params=params,
+        return _checked(
+            lambda: cls(
+                homography, k, dist, floor_error_m=floor_error, pose=pose,
+                image_size=calibrated_size or site_size, params=params,
+            ),
+            camera, origin, origin_field, homography.tolist(),
         )  # fmt: skip
 
     def frame_size_problem(self, width: int, height: int) -> str | None:
@@ -343,3 +395,31 @@ class FloorMapper:
         batch = None if keypoints is None else np.asarray(keypoints, float)[None]
         xy, uncertainty, radius = self.footprints(np.asarray(box_ltwh, float)[None], batch)
         return xy[0], float(uncertainty[0]), float(radius[0])
+
+
+def bottom_row(image_size: tuple[int, int]) -> np.ndarray:
+    """``FLOOR_SIDE_SAMPLES`` raw pixel centres (N, 2) along the image's bottom row."""
+    width, height = image_size
+    u = np.linspace(0.0, width - 1.0, FLOOR_SIDE_SAMPLES)
+    return np.c_[u, np.full_like(u, height - 1.0)]
+
+
+def _checked(
+    build: Callable[[], FloorMapper], camera: CameraConfig, file: str, field: str, value: object
+) -> FloorMapper:
+    """Build a camera's mapper and refuse it (ConfigError naming file, field, value) if
+    ``floor_footprint.refusals`` finds it unusable or the matrix is singular."""
+    from safetymon.perception.floor_footprint import refusals  # here: import cycle
+
+    try:
+        mapper = build()
+    except ValueError as error:
+        raise ConfigError(
+            [ConfigIssue(file, field, f"camera {camera.id}: {error}", value, True)]
+        ) from None
+    problems = refusals(mapper)
+    if problems:
+        raise ConfigError(
+            [ConfigIssue(file, field, f"camera {camera.id}: {p}", value, True) for p in problems]
+        )
+    return mapper

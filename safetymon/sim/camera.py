@@ -152,12 +152,17 @@ class SimCamera:
         return matrix / matrix[2, 2]
 
     def floor_homography(self) -> np.ndarray:
-        """(3, 3) homography pixel (u, v, 1) → floor (x, y, 1) metres, scaled so [2, 2] = 1.
+        """(3, 3) homography pixel (u, v, 1) → floor (x, y, 1) metres, w > 0 on the floor.
 
-        This is the site file's ``floor_homography`` for a camera without lens distortion.
+        Scaled so |[2, 2]| = 1 (by a positive factor, so w keeps its sign: [2, 2] is -1 when
+        the top-left pixel is above the horizon). This is the site file's
+        ``floor_homography`` for a camera without lens distortion.
         """
-        inverse = np.linalg.inv(self.floor_to_pixel_homography())
-        return inverse / inverse[2, 2]
+        r = self.rotation
+        forward = self._K @ np.column_stack([r[:, 0], r[:, 1], self.tvec])  # w = z_cam
+        inverse = np.linalg.inv(forward)
+        scale = abs(inverse[2, 2])
+        return inverse / (scale if scale > 1e-12 else np.linalg.norm(inverse))
 
     def pixel_to_floor(self, uv: Any) -> np.ndarray:
         """(N, 2) pixels → (N, 2) floor points (metres) where their rays meet z = 0.

@@ -3,8 +3,9 @@
 Frames: floor metres (x, y; z = 0) → raw image pixels (u right, v down, pixel centres at
 integer coordinates) through the camera's ``FloorMapper.floor_to_image`` (inverse floor
 homography, then the lens model). Each zone is first cut to the floor area the image sees
-(``camera_footprint``: the image border mapped to the floor, cut just below the horizon), so
-nothing behind the camera or beyond the horizon is projected; its edges are then subdivided
+(``camera_footprint``: the image border mapped to the floor, cut a margin below the horizon
+and at the range limit, see ``safetymon.perception.floor_footprint``), so nothing behind the
+camera or beyond the horizon is projected; its edges are then subdivided
 until every projected step is at most ``MAX_STEP_PX`` long, so lens distortion bends them as
 it bends the floor.
 """

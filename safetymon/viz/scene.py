@@ -16,14 +16,9 @@ import shapely
 
 from safetymon.config.site import SiteConfig
 from safetymon.config.zones import ZoneConfig
+from safetymon.perception.floor_footprint import floor_footprint
 from safetymon.perception.mapping import FloorMapper
 from safetymon.viz.reach import Reach, robot_reach
-
-BORDER_SAMPLES = 256
-"""Points per image edge when the image border is mapped to the floor."""
-FAR_LIMIT_M = 1.0e6
-"""Border points mapped farther than this from the floor origin (just below the horizon)
-are dropped like those above it: they add nothing a plan or a zone can show."""
 
 
 def drawing_order(zones: Sequence[ZoneConfig]) -> list[ZoneConfig]:
@@ -32,32 +27,15 @@ def drawing_order(zones: Sequence[ZoneConfig]) -> list[ZoneConfig]:
 
 
 def camera_footprint(mapper: FloorMapper, image_size: tuple[int, int]) -> shapely.Geometry:
-    """The floor area (metres) a camera sees: its image border mapped to the floor.
+    """The floor area (metres) a camera sees: ``floor_footprint(mapper, image_size).polygon``.
 
-    The border (pixel centres of the outermost rows and columns, ``BORDER_SAMPLES`` per
-    edge, so lens distortion bends it) goes through ``mapper.image_to_floor``; points at or
-    above the horizon (NaN) or farther than ``FAR_LIMIT_M`` are dropped, which cuts the
-    footprint with a straight far edge just below the horizon.
+    The image outline mapped to the floor, cut a margin below the horizon and where a pixel
+    spans more than the range limit (see ``safetymon.perception.floor_footprint``).
 
     Returns:
-        A Polygon or MultiPolygon, empty when the camera sees no floor.
+        A Polygon or MultiPolygon, empty when the camera sees no usable floor.
     """
-    width, height = image_size
-    if width < 2 or height < 2:
-        raise ValueError(f"image size must be at least 2x2 pixels, got {width}x{height}")
-    u = np.linspace(0.0, width - 1.0, BORDER_SAMPLES)
-    v = np.linspace(0.0, height - 1.0, BORDER_SAMPLES)
-    top = np.c_[u, np.zeros_like(u)]
-    right = np.c_[np.full_like(v, width - 1.0), v]
-    bottom = np.c_[u[::-1], np.full_like(u, height - 1.0)]
-    left = np.c_[np.zeros_like(v), v[::-1]]
-    border = np.vstack([top[:-1], right[:-1], bottom[:-1], left[:-1]])
-    floor = mapper.image_to_floor(border)
-    keep = np.all(np.isfinite(floor), axis=1) & (np.linalg.norm(floor, axis=1) < FAR_LIMIT_M)
-    points = floor[keep]
-    if len(points) < 3:
-        return shapely.Polygon()
-    return polygon_part(shapely.make_valid(shapely.Polygon(points)))
+    return floor_footprint(mapper, image_size).polygon
 
 
 def polygon_part(geometry: shapely.Geometry) -> shapely.Geometry:

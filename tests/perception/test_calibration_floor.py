@@ -104,10 +104,22 @@ def test_homography_decomposition_round_trip() -> None:
     rebuilt = homography_from_pose(pose, K_TRUE)
     truth = camera.floor_homography()
     assert np.allclose(rebuilt / rebuilt[2, 2], truth / truth[2, 2], rtol=1e-9)
-    # a homography with w < 0 on the floor (wrong sign) or a mirrored floor frame has no pose
-    assert pose_from_homography(-camera.floor_homography(), K_TRUE) is None
+    # H, -H and 3.7 H are one mapping and give one pose (camera above the floor)
+    for same in (-camera.floor_homography(), 3.7 * camera.floor_homography()):
+        other = pose_from_homography(same, K_TRUE)
+        assert other is not None and other.camera_height_m == pytest.approx(2.5)
+        assert np.allclose(other.rvec, pose.rvec, atol=1e-12)
+        assert np.allclose(other.tvec, pose.tvec, atol=1e-12)
+    assert pose_from_homography(-camera.floor_homography(), K_TRUE) == pose  # bit-identical
+    # a mirrored floor frame (left-handed) has no pose once the floor side is known (the
+    # image's bottom row); without it the handedness rule cannot tell a mirror from a sign
+    width, height = camera.size
+    bottom = np.c_[np.linspace(0, width - 1, 9), np.full(9, height - 1.0)]
     mirror = np.diag([1.0, -1.0, 1.0]) @ camera.floor_homography()
-    assert pose_from_homography(mirror, K_TRUE) is None
+    for sign in (1.0, -1.0):
+        assert pose_from_homography(sign * mirror, K_TRUE, bottom) is None
+        found = pose_from_homography(sign * camera.floor_homography(), K_TRUE, bottom)
+        assert found == pose
 
 
 def aruco_texture(marker_id: int, cells_px: int = 40) -> np.ndarray:

@@ -160,8 +160,12 @@ def test_ankle_keypoints_replace_the_box_bottom() -> None:
 
 
 def test_mapper_rejects_bad_matrices() -> None:
-    with pytest.raises(ValueError, match="non-singular 3x3"):
+    with pytest.raises(ValueError, match="finite non-zero 3x3"):
         FloorMapper(np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="finite non-zero 3x3"):
+        FloorMapper(np.full((3, 3), np.nan))
+    with pytest.raises(ValueError, match=r"singular \(rank < 3\)"):
+        FloorMapper([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [0.0, 0.0, 1.0]])
     with pytest.raises(ValueError, match="go together"):
         FloorMapper(np.eye(3), K_TRUE)
     with pytest.raises(ValueError, match="floor_error_m"):

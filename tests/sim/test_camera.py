@@ -73,7 +73,10 @@ def test_floor_homography_round_trip(camera: SimCamera) -> None:
         pixels[visible].reshape(-1, 1, 2), camera.floor_homography()
     ).reshape(-1, 2)
     np.testing.assert_allclose(mapped, floor[visible], atol=1e-7)
-    assert camera.floor_homography()[2, 2] == 1.0
+    assert abs(camera.floor_homography()[2, 2]) == 1.0
+    # w > 0 on the floor, whichever side of the horizon the top-left pixel is
+    w = np.c_[pixels[visible], np.ones(visible.sum())] @ camera.floor_homography()[2]
+    assert np.all(w > 0)
 
 
 def test_demo_camera_sees_the_whole_demo_cell() -> None:

@@ -11,12 +11,29 @@ Three ways in:
   pose ``H = (K [r1 r2 t])^-1``.
 
 Errors are measured on the floor in metres: each fitting pixel mapped through the result
-against its known floor point. The homography is scaled so that ``w > 0`` on the floor side
-of the horizon.
+against its known floor point.
+
+Scale and sign: a homography is defined up to a non-zero factor (sign included), so ``H``,
+``-H`` and ``3.7 H`` are one mapping and ``cv2.findHomography`` returns either sign. Every
+homography that enters is brought to one form by ``normalise_homography``: Frobenius norm 1
+and the sign under which ``w = H[2] @ (u, v, 1) > 0`` on the side of the horizon line
+``w = 0`` that sees the floor. Which side that is:
+
+- from pixels known to see the floor: the fitting points of a floor calibration, or the
+  image's bottom row (``image_size`` known; the rule "the floor is on the side of the lower
+  rows") - the sign that makes their summed ``w`` positive;
+- otherwise from the floor frame's handedness: for a camera above a right-handed floor frame
+  (x, y, z up) the pixel → floor map reverses orientation on the floor it sees (image u right,
+  v down), and ``det J = det(H) / w³``, so ``w > 0`` on the floor exactly when ``det(H) < 0``.
+
+With a known floor side the same relation detects a mirrored (left-handed) floor frame - or a
+camera that sees no floor at all and maps the ray behind it - as ``det(H) > 0``; see
+``safetymon.perception.floor_footprint``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -34,7 +51,8 @@ class FloorFit:
     """Result of a floor calibration.
 
     Attributes:
-        homography: (3, 3) undistorted pixels → floor metres, w > 0 on the floor.
+        homography: (3, 3) undistorted pixels → floor metres, Frobenius norm 1, w > 0 on
+            the floor (at the fitting points).
         errors_m: (N,) floor distance of each fitting point's mapped pixel from its floor
             point (metres).
         loo_rms_m: leave-one-out RMS error (metres) when >= 5 points were fitted, else None.
@@ -89,12 +107,71 @@ def apply_homography(homography: np.ndarray, points: np.ndarray) -> tuple[np.nda
     return mapped, w
 
 
+NOMINAL_IMAGE_SIDE_PX = 1000.0
+"""Pixel scale used to judge the conditioning of a homography without an image size."""
+
+
+def checked_homography(homography: np.ndarray) -> np.ndarray:
+    """``homography`` as a finite, non-zero (3, 3) float64 array (ValueError otherwise)."""
+    h = np.asarray(homography, dtype=np.float64)
+    if h.shape != (3, 3) or not np.all(np.isfinite(h)):
+        raise ValueError(f"homography must be a finite 3x3 matrix, got {h!r}")
+    if not np.any(h):
+        raise ValueError("homography is all zeros")
+    return h
+
+
+def reciprocal_condition(
+    homography: np.ndarray, image_size: tuple[int, int] | None = None
+) -> float:
+    """σ_min / σ_max of ``H · diag(s, s, 1)``, ``s`` = the longer image side in pixels.
+
+    Pixels and metres differ in scale by ~100-1000, so the plain matrix of a good camera is
+    badly conditioned in numbers only; on pixel coordinates scaled to ~[0, 1] a usable floor
+    mapping has a ratio of 1e-3 and more, a singular (rank-deficient) one 0. ``s`` is
+    ``NOMINAL_IMAGE_SIDE_PX`` without an image size. Scale and sign do not change the ratio.
+    """
+    side = float(max(image_size)) if image_size is not None else NOMINAL_IMAGE_SIDE_PX
+    scaled = checked_homography(homography) @ np.diag([side, side, 1.0])
+    singular = np.linalg.svd(scaled, compute_uv=False)
+    return float(singular[-1] / singular[0])
+
+
+def normalise_homography(
+    homography: np.ndarray, floor_pixels: np.ndarray | None = None
+) -> np.ndarray:
+    """The one form of a floor homography: Frobenius norm 1, ``w > 0`` on the floor side.
+
+    Args:
+        homography: (3, 3) undistorted pixels → floor metres, any non-zero scale and sign.
+        floor_pixels: (N, 2) undistorted pixels on the floor side (fitting points, or the
+            image's bottom row): the sign makes their summed ``w`` positive. None, empty or a
+            zero sum: the handedness rule (``det(H) < 0``, right-handed floor frame with the
+            camera above it) decides. See the module docstring.
+
+    ``H`` and ``-H`` give bit-identical results (every step is symmetric under negation);
+    ``c·H`` gives the same up to rounding (~1e-16 relative).
+
+    Raises:
+        ValueError: not a finite non-zero 3x3 matrix, or singular (determinant 0).
+    """
+    h = checked_homography(homography)
+    h = h / np.linalg.norm(h)
+    if floor_pixels is not None and len(floor_pixels):
+        _mapped, w = apply_homography(h, floor_pixels)
+        total = float(np.sum(w))
+        if math.isfinite(total) and total != 0.0:
+            return h if total > 0 else -h
+    determinant = float(np.linalg.det(h))
+    if determinant == 0.0 or not math.isfinite(determinant):
+        raise ValueError("homography is singular (determinant 0): it cannot map pixels")
+    return -h if determinant > 0 else h
+
+
 def _normalise_sign(homography: np.ndarray, undistorted: np.ndarray) -> np.ndarray:
-    """Scale H so its largest entry is ~1 and w > 0 at the given floor pixels."""
-    scaled = homography / np.max(np.abs(homography))
+    """H in its normal form (``normalise_homography``), w > 0 at the given floor pixels."""
+    scaled = normalise_homography(homography, undistorted)
     _mapped, w = apply_homography(scaled, undistorted)
-    if np.all(w < 0):
-        return -scaled
     if not np.all(w > 0):
         raise FloorFitError(
             "the points lie on both sides of the horizon: check the pixel ↔ floor pairs"
@@ -159,17 +236,31 @@ def pose_from_rt(rotation: np.ndarray, tvec: np.ndarray, source: str) -> CameraP
     )
 
 
-def pose_from_homography(homography: np.ndarray, camera_matrix: np.ndarray) -> CameraPose | None:
+def pose_from_homography(
+    homography: np.ndarray, camera_matrix: np.ndarray, floor_pixels: np.ndarray | None = None
+) -> CameraPose | None:
     """Decompose a floor homography with known K into the floor → camera pose.
 
-    With ``G = H^-1`` (floor → undistorted pixels) ``G ~ K [r1 r2 t]``: ``M = K^-1 G``,
-    ``λ = 2 / (|m1| + |m2|)`` (positive: H has w > 0 on the floor, so G has z_cam > 0),
+    H is first brought to its normal form (``normalise_homography`` with ``floor_pixels``,
+    undistorted pixels on the floor side: w > 0 on the floor), so H, -H and c·H give the
+    same pose. With ``G = H^-1`` (floor → undistorted pixels) ``G ~ K [r1 r2 t]``:
+    ``M = K^-1 G``, ``λ = 2 / (|m1| + |m2|)`` (positive: w > 0 on the floor, so z_cam > 0),
     ``r1 = λ m1``, ``r2 = λ m2``, ``r3 = r1 × r2``, ``t = λ m3``; R is re-orthonormalised
-    with an SVD (nearest rotation). Returns None when the result puts the camera below the
-    floor: a mirrored floor frame (x, y, z up not right-handed) or H with w < 0 on the floor.
+    with an SVD (nearest rotation).
+
+    Returns None when the result puts the camera at or below the floor: the floor frame is
+    mirrored (x, y, z up not right-handed) or the floor side given by ``floor_pixels`` sees
+    no floor. Without ``floor_pixels`` the side comes from the handedness rule, which makes
+    the camera come out above the floor, so a mirrored frame cannot be detected then.
     """
-    inverse = np.linalg.inv(np.asarray(homography, dtype=np.float64))
-    m = np.linalg.inv(np.asarray(camera_matrix, dtype=np.float64)) @ inverse
+    h = normalise_homography(homography, floor_pixels)
+    m = np.linalg.inv(np.asarray(camera_matrix, dtype=np.float64)) @ np.linalg.inv(h)
+    pose = _pose_of(m)
+    return pose if pose is not None and pose.camera_height_m > 0 else None
+
+
+def _pose_of(m: np.ndarray) -> CameraPose | None:
+    """The pose of ``M = K^-1 H^-1`` with a positive λ, or None if R has det -1."""
     scale = 2.0 / (np.linalg.norm(m[:, 0]) + np.linalg.norm(m[:, 1]))
     r1, r2, t = scale * m[:, 0], scale * m[:, 1], scale * m[:, 2]
     approx = np.column_stack([r1, r2, np.cross(r1, r2)])
@@ -177,18 +268,20 @@ def pose_from_homography(homography: np.ndarray, camera_matrix: np.ndarray) -> C
     rotation = u @ vt
     if np.linalg.det(rotation) < 0:
         return None
-    pose = pose_from_rt(rotation, t, "homography")
-    return pose if pose.camera_height_m > 0 else None
+    return pose_from_rt(rotation, t, "homography")
 
 
 def homography_from_pose(pose: CameraPose, camera_matrix: np.ndarray) -> np.ndarray:
-    """Undistorted pixels → floor homography of a pose: ``(K [r1 r2 t])^-1``, w > 0 on floor."""
+    """Undistorted pixels → floor homography of a pose: ``(K [r1 r2 t])^-1``.
+
+    Frobenius norm 1 and w > 0 on the floor (w = 1 / z_cam times a positive factor).
+    """
     rotation, _ = cv2.Rodrigues(np.asarray(pose.rvec, dtype=np.float64))
     forward = np.asarray(camera_matrix, float) @ np.column_stack(
         [rotation[:, 0], rotation[:, 1], np.asarray(pose.tvec, float)]
     )
     homography = np.linalg.inv(forward)
-    return homography / np.max(np.abs(homography))
+    return homography / np.linalg.norm(homography)
 
 
 def fit_floor_from_points(
@@ -206,7 +299,11 @@ def fit_floor_from_points(
     pixels, floor = _check_pairs(pixels_uv, floor_xy)
     undistorted = undistort_pixels(pixels, camera_matrix, dist_coeffs)
     homography = _homography(undistorted, floor)
-    pose = None if camera_matrix is None else pose_from_homography(homography, camera_matrix)
+    pose = (
+        None
+        if camera_matrix is None
+        else pose_from_homography(homography, camera_matrix, undistorted)
+    )
     return FloorFit(
         homography=homography,
         errors_m=_errors(homography, undistorted, floor),

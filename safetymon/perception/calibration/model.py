@@ -17,7 +17,6 @@ Frames and units used throughout the file:
 from __future__ import annotations
 
 import hashlib
-import math
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -203,8 +202,13 @@ class CameraCalibration(StrictModel):
     def _check_homography(cls, matrix: list[list[float]] | None) -> list[list[float]] | None:
         if matrix is None:
             return None
-        determinant = float(np.linalg.det(_check_3x3(matrix)))
-        if not math.isfinite(determinant) or abs(determinant) < 1e-15:
+        # scale-free (any scale and sign is the same mapping): singular values of H on pixel
+        # coordinates scaled by a nominal 1000 px image side
+        array = _check_3x3(matrix) @ np.diag([1000.0, 1000.0, 1.0])
+        if not np.all(np.isfinite(array)):
+            raise ValueError("contains a non-finite value")
+        singular = np.linalg.svd(array, compute_uv=False)
+        if not singular[0] > 0 or singular[-1] / singular[0] < 1e-12:
             raise ValueError("is singular (determinant ~ 0): it cannot map pixels to the floor")
         return matrix
 
