@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from safetymon.cli.calibrate_import_cmd import register_import
 from safetymon.config.loader import ConfigError
 from safetymon.perception.calibration.aruco import (
     detect_charuco,
@@ -256,6 +257,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     printable.add_argument("--dpi", type=int, default=300, help="print resolution (default 300)")
     printable.add_argument("--out", required=True, help="PNG file to write")
     printable.set_defaults(func=run_target)
+    register_import(commands)  # `calibrate import`: OpenCV FileStorage files
 
 
 # --- commands ----------------------------------------------------------------------------

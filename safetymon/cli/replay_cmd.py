@@ -2,6 +2,13 @@
 
 One JSON object per frame goes to ``--out`` (format in
 :func:`safetymon.monitor.replay.step_record`); a progress bar goes to stderr.
+
+A camera replays either frames (``--source CAMERA=PATH``: video file or image glob) or
+recorded detections (``--detections CAMERA=FILE``: a MOTChallenge ``det.txt``, see
+``safetymon.perception.recorded_detections``; ``--detections CAMERA`` alone reads the file
+the site file names as that camera's ``source``, as written, like ``safetymon run`` opens
+sources). The flag decides: a site file's ``source`` is never taken for a detections file on
+its own.
 """
 
 from __future__ import annotations
@@ -18,13 +25,22 @@ import numpy as np
 from tqdm import tqdm
 
 from safetymon.config.loader import ConfigError, load_site_config
+from safetymon.config.site import SiteConfig
 from safetymon.config.zones import IDENTIFIER_PATTERN
 from safetymon.evidence.store import StoreError
+from safetymon.monitor.camera_pipeline import CameraPipeline
 from safetymon.monitor.evidence_hook import EvidenceRecorder
 from safetymon.monitor.perception_setup import build_pipelines
-from safetymon.monitor.replay import replay, step_record
+from safetymon.monitor.replay import Reader, replay, step_record
 from safetymon.perception.detectors.base import DetectorError
 from safetymon.perception.detectors.foreground import build_reference
+from safetymon.perception.mapping import FloorMapper
+from safetymon.perception.recorded_detections import (
+    RecordedDetectionsError,
+    RecordedDetectionsReader,
+    RecordedDetector,
+    read_det_txt,
+)
 from safetymon.perception.sources import ReplayReader, SourceError
 from safetymon.perception.tracking import MultiCameraTracker
 from safetymon.safety.decision import DecisionEngine
@@ -47,11 +63,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--source",
         action="append",
-        required=True,
+        default=[],
         metavar="[CAMERA=]PATH",
         help="video file or image glob; CAMERA= picks the camera (needed with several)",
     )
-    parser.add_argument("--fps", type=float, help="frame rate of the footage (default: its own)")
+    parser.add_argument(
+        "--detections",
+        action="append",
+        default=[],
+        metavar="CAMERA[=FILE]",
+        help=(
+            "replay this camera from recorded detections (MOTChallenge det.txt: frame,id,left,"
+            "top,width,height,conf,...; 1-based frames, boxes in the camera's pixels) instead "
+            "of frames; without =FILE the site file's source of the camera names the file"
+        ),
+    )
+    parser.add_argument(
+        "--fps",
+        type=float,
+        help="frame rate of the footage (default: the camera's fps, else the video's own; "
+        "detections need one of --fps and the camera's fps)",
+    )
     parser.add_argument("--out", required=True, help="output JSON Lines file")
     parser.add_argument("--max-frames", type=int, help="stop after this many frames")
     parser.add_argument(
@@ -101,6 +133,61 @@ def _sources(values: list[str], camera_ids: list[str]) -> dict[str, str]:
     return sources
 
 
+def _detections(values: list[str], config: SiteConfig, sources: dict[str, str]) -> dict[str, Path]:
+    """Map ``CAMERA[=FILE]`` options to detections files (``CAMERA``: the site's source)."""
+    cameras = {camera.id: camera for camera in config.cameras}
+    files: dict[str, Path] = {}
+    for value in values:
+        camera, sep, path = value.partition("=")
+        if camera not in cameras:
+            raise ValueError(
+                f"--detections {value!r}: no camera {camera!r}; write CAMERA=FILE with CAMERA "
+                f"one of {sorted(cameras)}"
+            )
+        if camera in files:
+            raise ValueError(f"--detections: camera {camera!r} given twice")
+        if camera in sources:
+            raise ValueError(
+                f"camera {camera!r} has both --source and --detections: give one of them"
+            )
+        if not sep:
+            named = cameras[camera].source
+            if not isinstance(named, str):
+                raise ValueError(
+                    f"--detections {camera}: the site file's source of camera {camera!r} is "
+                    f"device {named!r}, not a detections file: write {camera}=FILE"
+                )
+            files[camera] = Path(named)  # as `safetymon run` opens a source: as written
+        elif not path:
+            raise ValueError(f"--detections {value!r}: FILE is empty")
+        else:
+            files[camera] = Path(path)
+    return files
+
+
+def _detections_pipelines(
+    config: SiteConfig, base_dir: Path, site_file: Path, cameras: set[str]
+) -> dict[str, CameraPipeline]:
+    """Floor mapping only (no detector) for the cameras that replay recorded detections."""
+    pipelines = {}
+    for camera in config.cameras:
+        if camera.id in cameras:
+            mapper = FloorMapper.from_camera_config(camera, base_dir, site_file=str(site_file))
+            pipelines[camera.id] = CameraPipeline(camera.id, RecordedDetector(), mapper)
+    return pipelines
+
+
+def _detections_reader(
+    camera_id: str, path: Path, fps: float | None, mapper: FloorMapper
+) -> RecordedDetectionsReader:
+    if fps is None:
+        raise ValueError(
+            f"camera {camera_id!r}: the frame rate of its detections is unknown: give --fps "
+            "or the camera's fps in the site file"
+        )
+    return RecordedDetectionsReader(read_det_txt(path, mapper.image_size), fps)
+
+
 def _median_reference(path: str, count: int) -> np.ndarray:
     reader = ReplayReader(path)
     try:
@@ -136,37 +223,58 @@ def _run(args: argparse.Namespace) -> int:
     if args.reference_median is not None and args.reference_median < 3:
         return _fail(f"--reference-median must be >= 3, got {args.reference_median}")
     site_file = Path(args.config)
+    if not args.source and not args.detections:
+        return _fail("give --source and/or --detections for at least one camera")
     try:
         config = load_site_config(site_file)
-        sources = _sources(args.source, [camera.id for camera in config.cameras])
+        sources = (
+            _sources(args.source, [camera.id for camera in config.cameras]) if args.source else {}
+        )
+        detections = _detections(args.detections, config, sources)
     except ConfigError as error:
         for issue in error.issues:
             print(f"error: {issue}", file=sys.stderr)
         return 2
     except ValueError as error:
         return _fail(str(error))
-    readers: dict[str, ReplayReader] = {}
+    readers: dict[str, Reader] = {}
     try:
         references = {}
         if args.reference_median:
             for camera_id, path in sources.items():
                 references[camera_id] = _median_reference(path, args.reference_median)
-        pipelines = build_pipelines(
-            config,
-            site_file.parent,
-            site_file=site_file,
-            models_dir=Path(args.models_dir) if args.models_dir else None,
-            references=references,
+        # cameras replaying detections need no detector (nor its reference image or model)
+        framed = config.model_copy(
+            update={"cameras": [c for c in config.cameras if c.id not in detections]}
         )
+        pipelines: dict[str, CameraPipeline] = {}
+        if framed.cameras:
+            pipelines = build_pipelines(
+                framed,
+                site_file.parent,
+                site_file=site_file,
+                models_dir=Path(args.models_dir) if args.models_dir else None,
+                references=references,
+            )
+        pipelines |= _detections_pipelines(config, site_file.parent, site_file, set(detections))
         camera_fps = {camera.id: camera.fps for camera in config.cameras}
         for camera_id, path in sources.items():
             readers[camera_id] = ReplayReader(path, args.fps or camera_fps[camera_id])
+        for camera_id, file in detections.items():
+            readers[camera_id] = _detections_reader(
+                camera_id, file, args.fps or camera_fps[camera_id], pipelines[camera_id].mapper
+            )
     except ConfigError as error:
+        for reader in readers.values():
+            reader.close()
         for issue in error.issues:
             print(f"error: {issue}", file=sys.stderr)
         return 2
-    except (SourceError, DetectorError, OSError) as error:
+    except (SourceError, DetectorError, RecordedDetectionsError, OSError, ValueError) as error:
+        for reader in readers.values():
+            reader.close()
         return _fail(str(error))
+    pipelines = {camera.id: pipelines[camera.id] for camera in config.cameras}
     if config.robots:
         print(
             f"note: robot states are not part of the footage; robot(s) "

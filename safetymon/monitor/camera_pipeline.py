@@ -148,6 +148,25 @@ class CameraPipeline:
                 detect_s=time.perf_counter() - started,
             )
 
+    def place(self, detections: tuple[Detection, ...], capture_s: float) -> FrameResult:
+        """Place detections made elsewhere (recorded, in this camera's pixels); never raises.
+
+        The floor-mapping half of ``process``, for ``safetymon replay --detections``: no
+        frame, so no frame-size check, detector or robot mask; a detection that cannot be
+        placed is the frame's fault exactly as in ``process``.
+        """
+        started = time.perf_counter()
+        try:
+            return self._place(tuple(detections), capture_s, started, started)
+        except Exception as exc:  # a broken mapper: the frame is a fault
+            return FrameResult(
+                self.camera_id,
+                capture_s,
+                tuple(detections),
+                fault=f"floor mapping failed: {type(exc).__name__}: {exc}",
+                detect_s=time.perf_counter() - started,
+            )
+
     def _place(
         self, detections: tuple[Detection, ...], capture_s: float, started: float, mapping: float
     ) -> FrameResult:

@@ -3,9 +3,11 @@
 Every frame is processed, in order, in source time (frame index / fps): the same camera
 pipeline (detector + floor mapping), the same tracker and the same decision engine as the
 live monitor, but no threads, no wall clock and no dropped frames, so two runs on the same
-footage and site file give identical output. Robot states are not part of the footage: a
-site with robots replays them as absent (ROBOT_STATE_STALE, STOP) unless the caller passes
-robot snapshots.
+footage and site file give identical output. A camera may replay recorded detections
+(``RecordedDetectionsReader``, a MOTChallenge ``det.txt``) instead of frames: its boxes go
+through the same floor mapping (``CameraPipeline.place``), tracker and decision. Robot
+states are not part of the footage: a site with robots replays them as absent
+(ROBOT_STATE_STALE, STOP) unless the caller passes robot snapshots.
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from safetymon.monitor.camera_pipeline import CameraPipeline, FrameResult
+from safetymon.perception.recorded_detections import RecordedDetectionsReader, RecordedFrame
 from safetymon.perception.sources import ReplayReader
 from safetymon.perception.tracking import MultiCameraTracker
 from safetymon.safety.decision import Decision, DecisionEngine
 from safetymon.safety.inputs import CameraStatus, CycleInput, HumanBatch, RobotSnapshot
 
 RobotsAt = Callable[[float], tuple[RobotSnapshot, ...]]
+Reader = ReplayReader | RecordedDetectionsReader
+"""A camera's replay input: frames (video, image glob) or recorded detections."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,8 @@ class ReplayStep:
         frames: each camera's perception result for this frame.
         humans: tracked people predicted to ``time_s``.
         decision: the decision at ``time_s``.
-        images: each camera's frame (BGR), for snapshots and annotated output.
+        images: each camera's frame (BGR), for snapshots and annotated output (cameras
+            replaying recorded detections have none).
     """
 
     index: int
@@ -48,7 +54,7 @@ class ReplayStep:
 def replay(
     engine: DecisionEngine,
     pipelines: Mapping[str, CameraPipeline],
-    readers: Mapping[str, ReplayReader],
+    readers: Mapping[str, Reader],
     tracker: MultiCameraTracker,
     *,
     robots_at: RobotsAt | None = None,
@@ -86,8 +92,11 @@ def replay(
                 ended.add(camera_id)
                 statuses.append(CameraStatus(camera_id, 0.0, fault="footage ended"))
                 continue
-            images[camera_id] = frame.image
-            result = pipelines[camera_id].process(frame.image, time_s)
+            if isinstance(frame, RecordedFrame):
+                result = pipelines[camera_id].place(frame.detections, time_s)
+            else:
+                images[camera_id] = frame.image
+                result = pipelines[camera_id].process(frame.image, time_s)
             update = tracker.update(result.observations, time_s)
             camera_fault, detector_fault = result.split_fault()
             if update.stale:

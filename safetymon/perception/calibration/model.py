@@ -123,8 +123,9 @@ class CameraPose(StrictModel):
 
     rvec: list[float] = Field(min_length=3, max_length=3, description="Rodrigues (radians).")
     tvec: list[float] = Field(min_length=3, max_length=3, description="Translation (metres).")
-    source: Literal["solvepnp", "homography"] = Field(
-        description="solvepnp: fitted to a floor target; homography: decomposed with K."
+    source: Literal["solvepnp", "homography", "imported"] = Field(
+        description="solvepnp: fitted to a floor target; homography: decomposed with K; "
+        "imported: read from another tool's file (`safetymon calibrate import`)."
     )
     camera_height_m: float = Field(description="Camera centre's height above the floor.")
 
