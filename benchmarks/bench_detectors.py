@@ -2,7 +2,8 @@
 
 Detectors: `hog` (tuned defaults), `hog` at OpenCV's own defaults (upscale 1, scale 1.05:
 the alternative), `foreground` (reference = per-pixel median of every 10th frame, the
-commissioning substitute since PETS09 has no empty frame) and `hog+foreground`.
+commissioning substitute since PETS09 has no empty frame), `hog+foreground`, and `ssdlite`
+(pretrained pedestrian SSDLite, OpenCV DNN) on the whole frame and on a 2x2 grid of tiles.
 
 Figures per detector, against MOTChallenge ground truth (rows with flag 0 are ignored):
 - recall / precision at IoU >= 0.5 (greedy one-to-one matching per frame),
@@ -127,6 +128,10 @@ def main() -> int:
         "foreground": build_detector(DetectorConfig(kind="foreground"), reference_bgr=reference),
         "hog+foreground": build_detector(
             DetectorConfig(kind="hog+foreground"), reference_bgr=reference
+        ),
+        "ssdlite": build_detector(DetectorConfig(kind="ssdlite")),
+        "ssdlite 2x2 tiles": build_detector(
+            DetectorConfig(kind="ssdlite", ssdlite={"grid": (2, 2)})
         ),
     }
     results = {name: evaluate(d, frames, visible, every) for name, d in detectors.items()}

