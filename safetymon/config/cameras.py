@@ -363,9 +363,10 @@ class DetectorConfig(StrictModel):
     """Which person detector(s) run on every frame."""
 
     kind: str = Field(
-        "hog",
-        description="hog | foreground | yolo | onnx | ssdlite, or several joined with '+' "
-        "(hog+foreground).",
+        "ssdlite",
+        description="ssdlite (the default: a pretrained pedestrian network, no per-site "
+        "tuning) | hog (no model file) | foreground | yolo | onnx, or several joined with '+' "
+        "(ssdlite+foreground where an empty-cell reference image exists).",
     )
     model: str | None = Field(
         None, description="Model name from models/manifest (yolo and onnx kinds)."
