@@ -177,7 +177,10 @@ class CameraPipeline:
             )
         boxes = np.array([d.box_ltwh for d in detections], dtype=np.float64)
         keypoints = _stack_keypoints(detections)
-        xy, uncertainty, radius = self.mapper.footprints(boxes, keypoints)
+        foot_sigma = np.array(
+            [np.nan if d.foot_sigma_px is None else d.foot_sigma_px for d in detections]
+        )
+        xy, uncertainty, radius = self.mapper.footprints(boxes, keypoints, foot_sigma)
         observations = []
         unplaceable = []
         for index, detection in enumerate(detections):

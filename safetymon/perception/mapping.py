@@ -346,13 +346,20 @@ class FloorMapper:
         return feet
 
     def footprints(
-        self, boxes_ltwh: np.ndarray, keypoints: np.ndarray | None = None
+        self,
+        boxes_ltwh: np.ndarray,
+        keypoints: np.ndarray | None = None,
+        foot_sigma_px: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Floor discs of N detections: (xy (N, 2) m, uncertainty (N,) m, radius (N,) m).
 
+        ``foot_sigma_px`` (N,) is each detection's measured 1-sigma foot-point error in
+        pixels (``Detection.foot_sigma_px``), NaN where the detector gives none.
+
         Formulas (per detection, box height h pixels, foot pixel f):
 
-        - pixel sigma ``s = max(foot_sigma_px, foot_sigma_fraction * h)``;
+        - pixel sigma ``s = max(params.foot_sigma_px, measured)``, where measured is the
+          detection's own ``foot_sigma_px`` or, without one, ``foot_sigma_fraction * h``;
         - ``J = d(x, y)/d(u, v)`` at f (metres per pixel, lens distortion included);
           covariance ``C = s² J Jᵀ``; mapped sigma ``σ_px = sqrt(λ_max(C))`` (worst direction);
         - ``uncertainty = sqrt(floor_error_m² + σ_px²)`` (calibration error and box-bottom
@@ -366,9 +373,15 @@ class FloorMapper:
         boxes = np.asarray(boxes_ltwh, dtype=np.float64).reshape(-1, 4)
         feet = self.foot_points(boxes, keypoints)
         xy = self.image_to_floor(feet)
-        sigma_px = np.maximum(
-            self.params.foot_sigma_px, self.params.foot_sigma_fraction * boxes[:, 3]
-        )
+        measured = self.params.foot_sigma_fraction * boxes[:, 3]
+        if foot_sigma_px is not None:
+            given = np.asarray(foot_sigma_px, dtype=np.float64).reshape(-1)
+            if given.shape != measured.shape:
+                raise ValueError(
+                    f"foot_sigma_px has {given.shape[0]} values for {measured.shape[0]} boxes"
+                )
+            measured = np.where(np.isnan(given), measured, given)
+        sigma_px = np.maximum(self.params.foot_sigma_px, measured)
         jac = self.jacobian(feet)
         covariance = np.einsum("nij,nkj->nik", jac, jac) * (sigma_px**2)[:, None, None]
         a, b, c = covariance[:, 0, 0], covariance[:, 0, 1], covariance[:, 1, 1]

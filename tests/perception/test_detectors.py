@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 import cv2
@@ -191,6 +192,20 @@ def test_merge_keeps_person_label_and_keypoints() -> None:
     assert kept.label == "person" and kept.keypoints is keypoints and kept.source == "onnx"
     assert kept.box_ltwh == (100, 98, 42, 102)  # grown to cover the merged boxes
     assert far in merged
+
+
+def test_merge_keeps_the_largest_measured_foot_sigma() -> None:
+    ssd = Detection((100, 100, 40, 100), 0.8, "person", None, "ssdlite", 6.0, (98, 100, 44, 105))
+    hog = Detection((101, 99, 40, 100), 0.6, "person", None, "hog", 4.0, (90, 90, 60, 130))
+    blob = Detection((100, 101, 40, 100), 0.9, "foreground", None, "foreground")
+    alone = Detection((400, 100, 40, 100), 0.7, "person", None, "ssdlite", 5.0, (1, 2, 3, 4))
+    merged = merge_detections([ssd, hog, blob, alone], 0.5)
+    kept = next(d for d in merged if d.box_ltwh[0] < 300)
+    assert kept.source == "ssdlite" and kept.foot_sigma_px == 6.0
+    assert kept.raw_box_ltwh is None  # a union is no longer one detector's box
+    assert alone in merged  # untouched: its own sigma and raw box
+    only_blobs = merge_detections([blob, replace(blob, confidence=0.5)], 0.5)
+    assert only_blobs[0].foot_sigma_px is None
 
 
 def test_hog_plus_foreground_on_pets09(reference: np.ndarray) -> None:

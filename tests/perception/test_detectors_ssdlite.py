@@ -22,12 +22,15 @@ from pydantic import ValidationError
 from safetymon.config.cameras import DetectorConfig, SsdliteConfig
 from safetymon.perception.detectors import DetectorError, build_detector
 from safetymon.perception.detectors.ssdlite import (
+    BOTTOM_BELOW_FEET,
+    FOOT_SIGMA_FRACTION,
     GRAPH_FILE,
     GRAPH_SHA256,
     INSTALL_COMMAND,
     SsdliteDetector,
     grid_tiles,
     package_graph_path,
+    person_detection,
     ssd_anchors,
 )
 from safetymon.perception.evaluation import iou_matrix, load_mot_ground_truth, match_boxes
@@ -100,6 +103,42 @@ def test_finds_people_on_pets09(whole: SsdliteDetector, pets) -> None:
     for detection in whole.detect(frames[1]):
         assert detection.label == "person" and detection.source == "ssdlite"
         assert 0.3 <= detection.confidence <= 1.0
+
+
+def test_person_detection_trims_the_network_box_to_the_person() -> None:
+    detection = person_detection((100.0, 50.0, 140.0, 150.0), 0.8)
+    left, top, width, height = detection.box_ltwh
+    assert detection.raw_box_ltwh == (100.0, 50.0, 40.0, 100.0)
+    assert top == 50.0 and top + height == pytest.approx(150.0 - 100.0 * BOTTOM_BELOW_FEET)
+    assert left + width / 2 == pytest.approx(120.0) and width < 40.0
+    assert detection.foot_sigma_px == pytest.approx(100.0 * FOOT_SIGMA_FRACTION)
+    assert detection.source == "ssdlite" and detection.label == "person"
+
+
+def test_trimmed_feet_are_nearer_the_truth_on_held_out_frames(whole: SsdliteDetector) -> None:
+    """PETS09 frames 151-300 were not used to fit the trim: its bottoms must be closer to the
+    ground-truth feet than the network's own, and its stated sigma must cover about two
+    thirds of the vertical foot errors (1 sigma, one axis)."""
+    truth = load_mot_ground_truth(PETS / "gt" / "gt.txt")
+    raw_errors, trimmed_errors, within_sigma = [], [], []
+    for number in range(151, 301, 10):
+        image = cv2.imread(str(PETS / "img1" / f"{number:06d}.jpg"))
+        found = whole.detect(image)
+        boxes = np.array([d.box_ltwh for d in found]).reshape(-1, 4)
+        for det, gt in match_boxes(boxes, truth[number]).pairs:
+            feet = truth[number][gt].box_ltwh[1] + truth[number][gt].box_ltwh[3]
+            raw = found[det].raw_box_ltwh
+            assert raw is not None and found[det].foot_sigma_px is not None
+            raw_errors.append(abs(raw[1] + raw[3] - feet))
+            error = abs(boxes[det, 1] + boxes[det, 3] - feet)
+            trimmed_errors.append(error)
+            within_sigma.append(error <= found[det].foot_sigma_px)
+    assert len(trimmed_errors) >= 40
+    assert np.median(trimmed_errors) < 0.8 * np.median(raw_errors), (
+        np.median(trimmed_errors),
+        np.median(raw_errors),
+    )
+    assert 0.5 <= np.mean(within_sigma) <= 0.9, np.mean(within_sigma)
 
 
 def test_people_photos_and_no_people_photos(whole: SsdliteDetector) -> None:

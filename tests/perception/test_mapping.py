@@ -123,6 +123,21 @@ def test_footprint_uncertainty_follows_the_jacobian() -> None:
     assert np.allclose(step[0], jac @ [0.0, 2.0], atol=1e-4)
 
 
+def test_a_detectors_measured_foot_sigma_replaces_the_default() -> None:
+    mapper = true_mapper()
+    box = box_at(mapper, 1.0, 2.0)
+    boxes = np.vstack([box, box, box])
+    jac = mapper.jacobian(mapper.foot_points(box[None]))[0]
+    stretch = np.sqrt(np.linalg.eigvalsh(jac @ jac.T).max())
+    measured = np.array([np.nan, 0.1 * box[3], 1.0])  # none, 10 % of the height, under 3 px
+    _, sigma, _ = mapper.footprints(boxes, None, measured)
+    assert sigma[0] == pytest.approx(max(3.0, 0.02 * box[3]) * stretch, rel=1e-9)
+    assert sigma[1] == pytest.approx(0.1 * box[3] * stretch, rel=1e-9)
+    assert sigma[2] == pytest.approx(3.0 * stretch, rel=1e-9)  # the floor of 3 px holds
+    with pytest.raises(ValueError, match="2 values for 3 boxes"):
+        mapper.footprints(boxes, None, measured[:2])
+
+
 def test_radius_is_clamped() -> None:
     mapper = true_mapper()
     params = mapper.params

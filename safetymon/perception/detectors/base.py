@@ -44,6 +44,11 @@ class Detection:
             the space: class-agnostic, but still an obstacle to count).
         keypoints: (K, 3) array of (x px, y px, confidence) in COCO-17 order, or None.
         source: the detector kind that produced it ("hog", "foreground", "yolo", "onnx").
+        foot_sigma_px: 1-sigma error of the box's bottom-centre as the foot point, pixels,
+            as measured for this detector against ground truth (``bench_foot_points.py``);
+            None: not measured, the floor mapper's default applies.
+        raw_box_ltwh: the detector's own box before its box-to-person trim (pixels), or
+            None when the box was not trimmed.
     """
 
     box_ltwh: tuple[float, float, float, float]
@@ -51,6 +56,8 @@ class Detection:
     label: Label
     keypoints: np.ndarray | None = None
     source: str = ""
+    foot_sigma_px: float | None = None
+    raw_box_ltwh: tuple[float, float, float, float] | None = None
 
     @property
     def box_xyxy(self) -> tuple[float, float, float, float]:

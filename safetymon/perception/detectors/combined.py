@@ -60,8 +60,13 @@ def merge_detections(detections: Sequence[Detection], iou_threshold: float) -> l
             continue
         strong = kept[duplicate]
         keypoints = strong.keypoints if strong.keypoints is not None else detection.keypoints
+        sigmas = [s for s in (strong.foot_sigma_px, detection.foot_sigma_px) if s is not None]
         kept[duplicate] = replace(
-            strong, box_ltwh=box_union(strong.box_ltwh, detection.box_ltwh), keypoints=keypoints
+            strong,
+            box_ltwh=box_union(strong.box_ltwh, detection.box_ltwh),
+            keypoints=keypoints,
+            foot_sigma_px=max(sigmas) if sigmas else None,
+            raw_box_ltwh=None,
         )
     return kept
 

@@ -28,6 +28,11 @@ from safetymon.perception.person_scale import HogBandPlan
 # fractions of the window (left, top, width, height): fitted on PETS09-S2L1 ground truth
 # (median of 242 matches), close to the 96-px-tall person the detector was trained with.
 PERSON_IN_WINDOW = (0.23, 0.10, 0.54, 0.77)
+# 1-sigma error of the trimmed box's bottom centre as the foot point, as a fraction of the
+# trimmed box height: robust sigma of the bottom 0.038 and of the centre 0.033 on PETS09-S2L1
+# frames 1-150 at 768x576 (`python benchmarks/bench_foot_points.py --detectors hog`; frames
+# 151-300 gave 0.032 / 0.040, TUD-Campus 0.057 / 0.043).
+FOOT_SIGMA_FRACTION = 0.04
 
 
 class HogDetector(Detector):
@@ -113,13 +118,23 @@ class HogDetector(Detector):
             if confidence < self.min_confidence:
                 continue
             left, top, width, height = (float(value) / upscale for value in box)
+            left, top = left + offset_x, top + offset_y
+            window = (left, top, width, height)
             in_left, in_top, in_width, in_height = PERSON_IN_WINDOW
-            left += in_left * width + offset_x
-            top += in_top * height + offset_y
+            left += in_left * width
+            top += in_top * height
             width *= in_width
             height *= in_height
             detections.append(
-                Detection((left, top, width, height), confidence, "person", None, self.kind)
+                Detection(
+                    (left, top, width, height),
+                    confidence,
+                    "person",
+                    None,
+                    self.kind,
+                    foot_sigma_px=FOOT_SIGMA_FRACTION * height,
+                    raw_box_ltwh=window,
+                )
             )
         return detections
 
