@@ -33,6 +33,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_signals.py
 	$(PY) benchmarks/bench_signals_serial.py
 	$(PY) benchmarks/bench_perception.py
+	$(PY) benchmarks/bench_foot_points.py
+	$(PY) benchmarks/new_user_check.py --size 480x360 --start 151 --frames 150
 	$(PY) benchmarks/bench_detectors.py
 	$(PY) benchmarks/bench_floor_mapping.py
 	$(PY) benchmarks/bench_tracking.py
