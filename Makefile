@@ -42,7 +42,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_robot.py
 	$(PY) benchmarks/bench_render.py
 	$(PY) benchmarks/bench_plan.py
-	$(PY) benchmarks/bench_monitor.py
+	$(PY) benchmarks/bench_monitor.py --cameras 1,2,3,4 --opencv-threads auto,2
 	$(PY) benchmarks/bench_faults.py --runs 5
 
 clean:

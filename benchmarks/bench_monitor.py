@@ -16,6 +16,13 @@
    (capture → the detection worker takes the frame), detection, floor mapping, tracker
    update, waiting for the next decision cycle, the cycle itself (gather inputs and
    decide) and delivery (the publish call → received by the other process).
+   With ``--cameras 1,2,4`` the same run is repeated with that many cameras, each a
+   separate monitor camera (own source, detection worker and detector) fed the same
+   rendered frame at the same capture time: the worst case for a 2-core box, as every
+   camera's detection starts at once. Reported per camera count: the latency as above,
+   the frames each camera's worker processed per second (of 15 offered; the newest-frame
+   policy drops the rest), and the process's CPU use. A box *sustains* N cameras when
+   every camera processes at least 90 % of its frames and the p99 latency is <= 100 ms.
 2. The decision loop's cost per cycle for 10 and 200 people, one robot, demo-cell zones:
    `DecisionEngine.step` alone, and a full `DecisionLoop.run_cycle` with real parts
    (people predicted by a `MultiCameraTracker` holding them, robot states arriving from
@@ -25,7 +32,8 @@
 Usage::
 
     .venv/bin/python benchmarks/bench_monitor.py [--seconds 45]
-        [--detectors hog+foreground,hog,foreground] [--switch 1.2] [--cycles 3000]
+        [--detectors ssdlite+foreground,ssdlite] [--cameras 1,2,4] [--switch 1.2]
+        [--cycles 3000] [--opencv-threads auto,2]
 """
 
 from __future__ import annotations
@@ -58,7 +66,7 @@ from safetymon.config.site import SiteConfig  # noqa: E402
 from safetymon.demo.cell import DemoParts  # noqa: E402
 from safetymon.demo.runner import DEMO_SITE  # noqa: E402
 from safetymon.geometry import kernels  # noqa: E402
-from safetymon.monitor.app import Monitor  # noqa: E402
+from safetymon.monitor.app import Monitor, MonitorParts  # noqa: E402
 from safetymon.monitor.decision_loop import CycleRecord, DecisionLoop  # noqa: E402
 from safetymon.monitor.outputs import SignalOutputs  # noqa: E402
 from safetymon.perception.sources import NewestFrame  # noqa: E402
@@ -87,7 +95,11 @@ LOOP_JITTER_S = 0.01
 SUBSCRIBER_WATCHDOG_S = 0.5
 """The subscriber's watchdog, seconds: larger than the 0.1 s default so that a busy
 2-core machine's scheduling hiccups do not add watchdog STOPs to the record."""
-DEFAULT_DETECTORS = "hog+foreground,hog,foreground"
+DEFAULT_DETECTORS = "ssdlite+foreground,ssdlite"
+SUSTAINED_FRAME_SHARE = 0.9
+"""A camera keeps up when its worker processes at least this share of the offered frames."""
+LATENCY_P99_LIMIT_S = 0.1
+"""Frame capture → STOP received, p99, that a sustained camera count must hold."""
 
 SUBSCRIBER = """
 import json, sys, threading
@@ -138,9 +150,12 @@ class AlternatingCell(NewestFrame):
         switch_s: seconds per phase (empty, person, empty, ...), after ``LEAD_S`` empty.
         max_frame_age_s: age beyond which `status` reports a stall, seconds.
         seed: seed of the frame-time jitter.
+        mirrors: how many more cameras get each frame (a copy, same capture time).
 
     Attributes:
         onsets: capture times (monotonic seconds) of the first frame of each person phase.
+        mirrors: the further cameras (`FrameSource`s fed by this one's thread).
+        render_s: seconds spent rendering each frame.
     """
 
     def __init__(
@@ -151,8 +166,11 @@ class AlternatingCell(NewestFrame):
         switch_s: float,
         max_frame_age_s: float,
         seed: int = 0,
+        mirrors: int = 0,
     ) -> None:
         super().__init__(max_frame_age_s)
+        self.mirrors = [MirroredCamera(max_frame_age_s) for _ in range(mirrors)]
+        self.render_s: list[float] = []
         self.renderer = renderer
         self.controller = controller
         self.period_s = 1.0 / fps
@@ -187,7 +205,8 @@ class AlternatingCell(NewestFrame):
         try:
             self._loop()
         except Exception as exc:  # a dead renderer must show as a camera fault (STOP)
-            self._set_fault(f"disconnected: renderer failed: {exc!r}")
+            for camera in (self, *self.mirrors):
+                camera._set_fault(f"disconnected: renderer failed: {exc!r}")
 
     def _loop(self) -> None:
         started = time.monotonic()
@@ -210,13 +229,29 @@ class AlternatingCell(NewestFrame):
                 arm.phase_rad,
                 self.renderer.scene.arm.capsules(arm.phase_rad, arm.speed_scale),
             )
+            rendering = time.perf_counter()
             image = self.renderer.render(state)
+            self.render_s.append(time.perf_counter() - rendering)
             captured = time.monotonic()  # handed out now: the latency starts here
             self._publish(image, captured)
+            for mirror in self.mirrors:
+                mirror._publish(image.copy(), captured)
             if person and not showing:
                 self.onsets.append(captured)
             showing = person
             index = max(index + 1, int((time.monotonic() - started) / self.period_s))
+
+
+class MirroredCamera(NewestFrame):
+    """A further camera showing what an `AlternatingCell` renders (fed by its thread, so
+    starting and stopping are the cell's: the monitor may start the cameras in any order)."""
+
+    def start(self) -> MirroredCamera:
+        """Nothing to start: the cell's thread publishes to this camera."""
+        return self
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Nothing to stop: the cell's thread stops with the cell."""
 
 
 # ---------------------------------------------------------------------------- the record
@@ -224,6 +259,7 @@ class AlternatingCell(NewestFrame):
 class FrameStamp:
     """One processed frame's timing (monotonic seconds) and how many people it placed."""
 
+    camera: str
     capture_s: float
     picked_s: float
     detected_s: float
@@ -253,7 +289,7 @@ class LiveLog:
     cycles: list[CycleStamp] = field(default_factory=list)
     frames: list[FrameStamp] = field(default_factory=list)
     listener_s: list[float] = field(default_factory=list)
-    _last_capture: float = -math.inf
+    _last_capture: dict[str, float] = field(default_factory=dict)
 
     def __call__(self, record: CycleRecord) -> None:
         decision = record.decision
@@ -272,13 +308,16 @@ class LiveLog:
         self.listener_s.append(time.monotonic() - record.signal_sent_s)
         if monitor is None:
             return
-        for view in monitor.hub.views().values():
+        for camera, view in monitor.hub.views().items():
             timing, result = view.timing, view.result
-            if timing is None or result is None or timing.capture_s <= self._last_capture:
+            if timing is None or result is None:
                 continue
-            self._last_capture = timing.capture_s
+            if timing.capture_s <= self._last_capture.get(camera, -math.inf):
+                continue
+            self._last_capture[camera] = timing.capture_s
             self.frames.append(
                 FrameStamp(
+                    camera,
                     timing.capture_s,
                     timing.picked_s,
                     timing.detected_s,
@@ -321,6 +360,7 @@ class LiveResult:
 
     detector: str
     seconds: float
+    cameras: int = 1
     appearances: int = 0
     skipped_not_running: int = 0
     not_stopped: int = 0
@@ -337,34 +377,104 @@ class LiveResult:
     empty_frames_with_detection: int = 0
     notes: Counter[str] = field(default_factory=Counter)
     unrelated: Counter[str] = field(default_factory=Counter)
+    frames_offered: int = 0
+    threads_setting: int | None = None
+    opencv_threads: int = 0
+    cores_busy: float = 0.0
+    render_s: list[float] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """The detector, with the camera count and a set thread count where they apply."""
+        label = self.detector if self.cameras == 1 else f"{self.detector}, {self.cameras} cameras"
+        if self.threads_setting is not None:
+            label += f", {self.threads_setting} OpenCV threads set"
+        return label
+
+    def processed_share(self) -> dict[str, float]:
+        """Per camera: frames its worker processed / frames offered to it."""
+        counts = Counter(f.camera for f in self.frames)
+        offered = max(self.frames_offered, 1)
+        return {camera: count / offered for camera, count in sorted(counts.items())}
+
+    @property
+    def sustained(self) -> bool:
+        """Every camera kept up and the p99 latency held (see the module docstring)."""
+        shares = self.processed_share()
+        return (
+            len(shares) == self.cameras
+            and min(shares.values()) >= SUSTAINED_FRAME_SHARE
+            and bool(self.e2e_s)
+            and percentile(self.e2e_s, 99) <= LATENCY_P99_LIMIT_S
+        )
 
 
-def live_config(config: SiteConfig, detector: str) -> SiteConfig:
-    """The demo site (robot fed by the simulated controller) with ``detector``, no restart delay."""
+def camera_ids(config: SiteConfig, cameras: int) -> list[str]:
+    """Ids of ``cameras`` cameras: the demo camera's, then ``<id>-2``, ``<id>-3``, ..."""
+    first = config.cameras[0].id
+    return [first] + [f"{first}-{index}" for index in range(2, cameras + 1)]
+
+
+def live_config(
+    config: SiteConfig, detector: str, cameras: int = 1, opencv_threads: int | None = None
+) -> SiteConfig:
+    """The demo site (robot fed by the simulated controller) with ``detector``, no restart
+    delay, ``cameras`` copies of the demo camera (same calibration, own ids) and
+    ``monitor.opencv_threads`` (None: the monitor's automatic choice)."""
+    camera = config.cameras[0]
     config = config.model_copy(
         update={
             "detector": config.detector.model_copy(update={"kind": detector}),
             "safety": config.safety.model_copy(update={"restart_delay_s": 0.0}),
+            "monitor": config.monitor.model_copy(update={"opencv_threads": opencv_threads}),
+            "cameras": [camera.model_copy(update={"id": i}) for i in camera_ids(config, cameras)],
         }
     )
     return type(config).model_validate(config.model_dump())  # re-check the changed fields
 
 
-def run_live(detector: str, seconds: float, switch_s: float, tmp: Path) -> LiveResult:
-    """Run the monitor for ``seconds`` with ``detector`` and match appearances to STOPs."""
-    out_dir = tmp / detector.replace("+", "_")
+def run_live(
+    detector: str,
+    seconds: float,
+    switch_s: float,
+    tmp: Path,
+    cameras: int = 1,
+    opencv_threads: int | None = None,
+) -> LiveResult:
+    """Run the monitor for ``seconds`` with ``detector`` on ``cameras`` cameras and match
+    appearances to STOPs."""
+    out_dir = tmp / f"{detector.replace('+', '_')}-{cameras}-{opencv_threads or 'auto'}"
     out_dir.mkdir()
     cell = DemoParts.prepare(DEMO_SITE, out_dir)
     controller, renderer = cell.controller, cell.renderer
-    config = live_config(cell.config, detector)
+    config = live_config(cell.config, detector, cameras, opencv_threads)
     if not in_zone(config.zone("keep-out"), np.array(PERSON_XY)):
         cell.controller.stop()
         raise RuntimeError(f"PERSON_XY {PERSON_XY} is not inside keep-out")
-    source = AlternatingCell(renderer, controller, FPS, switch_s, config.cameras[0].max_frame_age_s)
+    source = AlternatingCell(
+        renderer, controller, FPS, switch_s, config.cameras[0].max_frame_age_s,
+        mirrors=cameras - 1,
+    )  # fmt: skip
+    ids = camera_ids(cell.config, cameras)
     log = LiveLog()
-    monitor = cell.build_monitor(
-        source, evidence_db=out_dir / "evidence.db", config=config, listeners=(log,)
-    )
+    reference = renderer.reference(with_robot=False)
+    try:
+        monitor = Monitor.build(
+            config,
+            cell.site_file.parent,
+            site_file=cell.site_file,
+            parts=MonitorParts(
+                sources=dict(zip(ids, [source, *source.mirrors], strict=True)),
+                references={i: reference for i in ids},
+                projectors={i: cell.camera.project for i in ids},
+                zmq_endpoint="tcp://127.0.0.1:0",
+                evidence_db=out_dir / "evidence.db",
+                listeners=(log,),
+            ),
+        )
+    except BaseException:
+        controller.stop()
+        raise
     log.monitor = monitor
     connection_id = cell.connection_id
     subscriber = subprocess.Popen(
@@ -388,11 +498,14 @@ def run_live(detector: str, seconds: float, switch_s: float, tmp: Path) -> LiveR
             raise RuntimeError(f"the subscriber process did not start: {said!r}")
         controller.start(monitor.zmq_endpoint or "", connection_id)
         monitor.start()
-        deadline = time.monotonic() + seconds
+        threads = cv2.getNumThreads()  # what the monitor set for its run
+        cpu_started, started = time.process_time(), time.monotonic()
+        deadline = started + seconds
         while time.monotonic() < deadline and monitor.loop.alive:
             time.sleep(0.1)
         if not monitor.loop.alive:
             raise RuntimeError("the decision loop ended during the run")
+        cpu_s, wall_s = time.process_time() - cpu_started, time.monotonic() - started
     finally:
         monitor.stop(reason="benchmark finished")
         controller.stop()
@@ -405,7 +518,14 @@ def run_live(detector: str, seconds: float, switch_s: float, tmp: Path) -> LiveR
         lines = out.strip().splitlines()
         if lines and lines[-1].startswith("["):
             events = [tuple(e) for e in json.loads(lines[-1])]  # type: ignore[misc]
-    return analyse(detector, seconds, source.onsets, switch_s, log, events)
+    result = analyse(detector, seconds, source.onsets, switch_s, log, events)
+    result.cameras = cameras
+    result.threads_setting = opencv_threads
+    result.opencv_threads = threads
+    result.frames_offered = len(source.render_s)  # every frame rendered went to every camera
+    result.cores_busy = cpu_s / wall_s  # this process (monitor + renderer), on average
+    result.render_s = source.render_s
+    return result
 
 
 def analyse(
@@ -417,12 +537,13 @@ def analyse(
     events: list[tuple[int, str, int, str]],
 ) -> LiveResult:
     """Match each appearance to the STOP it caused and split the time into stages."""
-    result = LiveResult(detector, seconds, frames=log.frames, cycles=log.cycles)
+    frames = sorted(log.frames, key=lambda f: (f.capture_s, f.tracked_s))
+    result = LiveResult(detector, seconds, frames=frames, cycles=log.cycles)
     result.listener_s = log.listener_s
     received = [(ns / 1e9, state, cause, reasons) for ns, state, reasons, cause in events]
     receive_times = [r[0] for r in received]
     result.runs_seen = sum(1 for r in received if r[1] == "RUN")
-    frame_times = [f.capture_s for f in log.frames]
+    frame_times = [f.capture_s for f in frames]
     publish_times = [c.publish_s for c in log.cycles]
     for onset in onsets:
         result.appearances += 1
@@ -446,7 +567,7 @@ def analyse(
         recv_s, _, cause, reasons = stop
         first = bisect.bisect_left(frame_times, onset)
         frame = next(
-            (f for f in log.frames[first:] if f.observations and f.tracked_s <= recv_s), None
+            (f for f in frames[first:] if f.observations and f.tracked_s <= recv_s), None
         )
         # the cycle that saw the frame's people: a cycle that started while the worker held
         # the tracker's lock waits for it, so it may start a little before tracked_s
@@ -486,7 +607,7 @@ def analyse(
                 result.unrelated[reason.name or "?"] += 1
     # detection quality in the same run: person frames found, empty frames with detections
     phases = [(t, True) for t in onsets]
-    for frame in log.frames:
+    for frame in frames:
         index = bisect.bisect_right([t for t, _ in phases], frame.capture_s) - 1
         person = index >= 0 and frame.capture_s < phases[index][0] + switch_s - 0.5 / FPS
         if person:
@@ -669,7 +790,7 @@ def machine_note() -> str:
     return (
         f"{os.cpu_count()}-core {platform.machine()} VM (shared with other jobs; load average "
         f"{load} at the end), CPython {platform.python_version()}, OpenCV {cv2.__version__} "
-        f"({cv2.getNumThreads()} threads), NumPy {np.__version__}"
+        f"(default {cv2.getNumThreads()} threads), NumPy {np.__version__}"
     )
 
 
@@ -693,18 +814,18 @@ def print_live(results: list[LiveResult], switch_s: float) -> None:
         found = r.person_frames_detected / r.person_frames if r.person_frames else math.nan
         false = r.empty_frames_with_detection / r.empty_frames if r.empty_frames else math.nan
         print(
-            f"| {r.detector} | {len(r.e2e_s)} of {r.appearances} | {ms(p50)} | "
+            f"| {r.label} | {len(r.e2e_s)} of {r.appearances} | {ms(p50)} | "
             f"{ms(percentile(r.e2e_s, 99))} | {ms(max(r.e2e_s) if r.e2e_s else math.nan)} | "
             f"{ratio:.2f} | {found:.3f} ({r.person_frames}) | {false:.3f} ({r.empty_frames}) | "
             f"{r.skipped_not_running} / {r.not_stopped} / {r.other_cause} |"
         )
     for r in results:
         for note, count in r.notes.most_common():
-            print(f"- {r.detector}: {count} × {note}")
+            print(f"- {r.label}: {count} × {note}")
         if r.unrelated:
             counted = ", ".join(f"{name} {n}" for name, n in r.unrelated.most_common())
             print(
-                f"- {r.detector}: cycles with an unrelated STOP reason (of {len(r.cycles)}): "
+                f"- {r.label}: cycles with an unrelated STOP reason (of {len(r.cycles)}): "
                 f"{counted}"
             )
     for r in results:
@@ -714,7 +835,7 @@ def print_live(results: list[LiveResult], switch_s: float) -> None:
         overhead = [s for s in STAGES if s not in NOT_OVERHEAD]
         non_detection = [sum(r.stages_s[s][i] for s in overhead) for i in range(len(r.e2e_s))]
         print(
-            f"\nBudget, {r.detector} ({len(r.e2e_s)} appearances; 'all' = every processed "
+            f"\nBudget, {r.label} ({len(r.e2e_s)} appearances; 'all' = every processed "
             f"frame ({len(r.frames)}) or cycle ({len(r.cycles)}) of the run), ms:\n"
         )
         print("| stage | p50 | p99 | all p50 | all p99 |")
@@ -737,6 +858,35 @@ def print_live(results: list[LiveResult], switch_s: float) -> None:
         print(
             f"| evidence + other listeners after signalling (not on the path) | | | "
             f"{ms(percentile(r.listener_s, 50))} | {ms(percentile(r.listener_s, 99))} |"
+        )
+
+
+def print_cameras(results: list[LiveResult]) -> None:
+    """How many cameras one box sustains (see the module docstring)."""
+    print(
+        f"\nCameras per box: each camera offered {FPS:.0f} frames/s (the same rendered frame, "
+        "captured at the same instant); sustained = every camera's worker processes "
+        f">= {SUSTAINED_FRAME_SHARE:.0%} of its frames and frame → STOP p99 <= "
+        f"{LATENCY_P99_LIMIT_S * 1e3:.0f} ms:\n"
+    )
+    print(
+        "| detector | cameras | OpenCV threads | frames processed per camera (of offered) "
+        "| detect p50 ms "
+        "| detect p99 ms | queue p99 ms | frame → STOP p50 ms | p99 ms | cores busy "
+        "(monitor + renderer) | render ms/frame | sustained |"
+    )
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for r in results:
+        shares = r.processed_share()
+        share_text = ", ".join(f"{v:.0%}" for v in shares.values()) or "none"
+        stages = all_frame_stages(r)
+        print(
+            f"| {r.detector} | {r.cameras} | {r.opencv_threads} | {share_text} | "
+            f"{ms(percentile(stages['detect'], 50))} | {ms(percentile(stages['detect'], 99))} | "
+            f"{ms(percentile(stages['queue (capture → worker)'], 99))} | "
+            f"{ms(percentile(r.e2e_s, 50))} | {ms(percentile(r.e2e_s, 99))} | "
+            f"{r.cores_busy:.2f} | {ms(float(np.median(r.render_s)) if r.render_s else math.nan)} "
+            f"| {'yes' if r.sustained else 'no'} |"
         )
 
 
@@ -765,15 +915,46 @@ def main() -> int:
     parser.add_argument("--detectors", default=DEFAULT_DETECTORS, help="comma-separated kinds")
     parser.add_argument("--switch", type=float, default=1.2, help="seconds per phase")
     parser.add_argument("--cycles", type=int, default=3000, help="cycles per cost row")
+    parser.add_argument("--cameras", default="1", help="comma-separated camera counts")
+    parser.add_argument(
+        "--opencv-threads",
+        default="auto",
+        help="comma-separated monitor.opencv_threads settings to run, 'auto' = the monitor's "
+        "own choice (CPUs / cameras); e.g. auto,2",
+    )
     args = parser.parse_args()
     if not (args.seconds > LEAD_S and args.switch > 0.5 and args.cycles > 0):
         parser.error("need --seconds > 2.5, --switch > 0.5 and --cycles > 0")
+    try:
+        counts = [int(c) for c in args.cameras.split(",") if c.strip()]
+    except ValueError:
+        parser.error(f"--cameras must be comma-separated integers, got {args.cameras!r}")
+    if not counts or not all(1 <= c <= 16 for c in counts):
+        parser.error(f"--cameras must be counts from 1 to 16, got {args.cameras!r}")
+    settings: list[int | None] = []
+    for text in args.opencv_threads.split(","):
+        text = text.strip()
+        if text == "auto":
+            settings.append(None)
+        elif text.isdigit() and int(text) >= 1:
+            settings.append(int(text))
+        else:
+            parser.error(f"--opencv-threads: 'auto' or a count >= 1, got {text!r}")
     detectors = [d.strip() for d in args.detectors.split(",") if d.strip()]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for detector in detectors:
-            print(f"running {detector} for {args.seconds:.0f} s ...", file=sys.stderr, flush=True)
-            results.append(run_live(detector, args.seconds, args.switch, Path(tmp)))
+            for threads in settings:
+                for count in counts:
+                    print(
+                        f"running {detector} on {count} camera(s), OpenCV threads "
+                        f"{threads or 'auto'}, for {args.seconds:.0f} s ...",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    results.append(
+                        run_live(detector, args.seconds, args.switch, Path(tmp), count, threads)
+                    )
         print("decision loop cost ...", file=sys.stderr, flush=True)
         cost_dir = Path(tmp) / "cost"
         cost_dir.mkdir()
@@ -783,9 +964,12 @@ def main() -> int:
     print(
         "Command: `.venv/bin/python benchmarks/bench_monitor.py "
         f"--seconds {args.seconds:g} --detectors {','.join(detectors)} "
+        f"--cameras {','.join(map(str, counts))} --opencv-threads {args.opencv_threads} "
         f"--switch {args.switch:g} --cycles {args.cycles}`"
     )
     print_live(results, args.switch)
+    if any(r.cameras > 1 for r in results):
+        print_cameras(results)
     links = len(DemoScene.from_site(load_site_config(DEMO_SITE)).arm.capsules(0.0).radius_m)
     print_cost(rows, period, links)
     return 0 if all(r.e2e_s for r in results) else 1

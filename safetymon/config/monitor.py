@@ -39,6 +39,20 @@ class MonitorConfig(StrictModel):
             "(safety.reaction_time_s 0.1 s); 5 gave false STOPs on a loaded 2-core host."
         ),
     )
+    opencv_threads: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description=(
+            "Threads OpenCV may use inside one frame's detection (cv2.setNumThreads, for the "
+            "whole process while the monitor runs). None: the CPU count divided by the "
+            "number of cameras, at least 1, so that each camera's detection worker has a "
+            "core instead of every worker splitting every frame over all cores. Measured on "
+            "a 2-core box with ssdlite at 15 fps (benchmarks/bench_monitor.py --cameras): "
+            "with 3 cameras 95-98 % of the frames were detected with 1 thread, 82-95 % with "
+            "OpenCV's default of 2."
+        ),
+    )
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     http: HttpConfig = Field(
         default_factory=HttpConfig, description="The live view in the browser (opt-in)."

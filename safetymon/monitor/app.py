@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -25,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
 
+import cv2
 import numpy as np
 
 from safetymon.config.loader import ConfigError, ConfigIssue, config_hash
@@ -36,7 +38,7 @@ from safetymon.monitor.evidence_hook import EvidenceRecorder
 from safetymon.monitor.metrics import MonitorMetrics
 from safetymon.monitor.outputs import SignalOutputs
 from safetymon.monitor.perception_hub import FrameTiming, PerceptionHub
-from safetymon.monitor.perception_setup import build_pipelines
+from safetymon.monitor.perception_setup import build_pipelines, detection_threads
 from safetymon.monitor.robot_mask import Project, RobotMasker
 from safetymon.monitor.status import StatusLine, format_status
 from safetymon.monitor.zone_changes import ZoneChanges
@@ -116,6 +118,7 @@ class Monitor:
         self._receivers: list = []
         self._faults: list[tuple[str, str]] = []
         self._stopped = False
+        self._opencv_threads_before: int | None = None
         engine = DecisionEngine(compile_site(config))
         self.site_file: Path | None = None
         self.zone_changes = ZoneChanges(
@@ -269,6 +272,11 @@ class Monitor:
             math.isfinite(s.age_s) for s in self.robots.snapshots(time.monotonic())
         ):
             time.sleep(0.01)
+        cameras = len(self.hub.camera_ids)
+        threads = detection_threads(cameras, self.config.monitor.opencv_threads, os.cpu_count())
+        self._opencv_threads_before = cv2.getNumThreads()
+        cv2.setNumThreads(threads)
+        log.info("OpenCV uses %d thread(s) per frame for %d camera(s)", threads, cameras)
         self.hub.start()
 
     def _config_applied(self, config: SiteConfig) -> None:
@@ -306,6 +314,8 @@ class Monitor:
             except Exception as exc:
                 log.warning("closing a robot-state receiver failed: %s", exc)
         self.hub.stop()
+        if self._opencv_threads_before is not None:  # the process's setting, as found
+            cv2.setNumThreads(self._opencv_threads_before)
         if self.status is not None:
             self.status.finish()
 

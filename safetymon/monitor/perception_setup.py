@@ -27,6 +27,20 @@ from safetymon.perception.person_scale import (
 )
 
 
+def detection_threads(cameras: int, configured: int | None, cpus: int | None) -> int:
+    """Threads OpenCV may use inside one frame's detection (``monitor.opencv_threads``).
+
+    ``configured`` wins; otherwise the CPU count divided by the camera count, at least 1:
+    every camera has its own detection worker, and workers that each split every frame over
+    all cores wait for each other (on a 2-core box with ssdlite and 3 cameras at 15 fps,
+    95-98 % of the frames were detected with 1 thread, 82-95 % with 2:
+    ``benchmarks/bench_monitor.py --cameras``).
+    """
+    if configured is not None:
+        return configured
+    return max(1, (cpus or 1) // max(1, cameras))
+
+
 def _issue(file: Path | None, field: str, message: str, value: object = None) -> ConfigError:
     has_value = value is not None
     return ConfigError([ConfigIssue(str(file or "<site>"), field, message, value, has_value)])

@@ -8,6 +8,7 @@ process, a complete budget table, and decision-loop cost rows for 10 and 200 peo
 from __future__ import annotations
 
 import math
+import os
 import re
 import subprocess
 import sys
@@ -33,11 +34,13 @@ def test_bench_monitor_short_run_matches_appearances_to_stops() -> None:
             "foreground",
             "--cycles",
             "200",
+            "--cameras",
+            "1,2",
         ],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
@@ -50,6 +53,15 @@ def test_bench_monitor_short_run_matches_appearances_to_stops() -> None:
     assert "| **end to end** |" in out
     for stage in ("detect", "track", "wait for decision cycle", "publish"):
         assert re.search(rf"^\| {re.escape(stage)}[^|]* \| [\d.]+ \|", out, re.M), stage
+    # the camera-count table: one row per count, the 2-camera row with a share per camera
+    # (each worker processed some of its offered frames), and the 2-camera run's latency
+    # and the OpenCV threads the monitor chose: CPUs / cameras, at least 1
+    cpus = os.cpu_count() or 1
+    one = re.search(rf"^\| foreground \| 1 \| {cpus} \| (\d+)% \|", out, re.M)
+    two = re.search(rf"^\| foreground \| 2 \| {max(1, cpus // 2)} \| (\d+)%, (\d+)% \|", out, re.M)
+    assert one is not None and two is not None, out
+    assert all(0 < int(share) <= 100 for share in (*one.groups(), *two.groups()))
+    assert re.search(r"^\| foreground, 2 cameras \| [1-9]\d* of \d+ \|", out, re.M), out
     for people in (10, 200):
         assert re.search(rf"^\| `DecisionLoop.run_cycle` \(real parts\) \| {people} \|", out, re.M)
         assert re.search(rf"^\| `DecisionEngine.step` \| {people} \| \d+ \|", out, re.M)

@@ -7,11 +7,13 @@ import time
 import urllib.request
 from pathlib import Path
 
+import cv2
 import pytest
 
 from safetymon.config.monitor import MetricsConfig
 from safetymon.demo.cell import DemoParts
 from safetymon.evidence.verify import verify_store
+from safetymon.monitor.perception_setup import detection_threads
 from safetymon.signals.frame import SafetyState
 from safetymon.sim.live import SimCellSource
 
@@ -26,7 +28,7 @@ def test_live_monitor_serves_metrics_shows_status_and_records_evidence(tmp_path:
     config = cell.config.model_copy(
         update={
             "monitor": cell.config.monitor.model_copy(
-                update={"metrics": MetricsConfig(enabled=True, port=0)}
+                update={"metrics": MetricsConfig(enabled=True, port=0), "opencv_threads": 1}
             )
         }
     )
@@ -42,8 +44,11 @@ def test_live_monitor_serves_metrics_shows_status_and_records_evidence(tmp_path:
     )
     assert monitor.metrics_port
     controller.start(monitor.zmq_endpoint or "", 1)
+    threads_before = cv2.getNumThreads()
+    cv2.setNumThreads(3)  # not what the monitor is configured to, nor OpenCV's default here
     try:
         monitor.start()
+        assert cv2.getNumThreads() == 1  # monitor.opencv_threads while it runs
         deadline = time.monotonic() + 8.0  # person 1 enters the warning zone at ~4 s
         while time.monotonic() < deadline and SafetyState.SLOW not in states:
             time.sleep(0.1)
@@ -53,6 +58,9 @@ def test_live_monitor_serves_metrics_shows_status_and_records_evidence(tmp_path:
     finally:
         monitor.stop(reason="test over")
         controller.stop()
+        threads_after_stop = cv2.getNumThreads()
+        cv2.setNumThreads(threads_before)
+    assert threads_after_stop == 3  # the process's own setting is given back
     assert SafetyState.RUN in states and SafetyState.SLOW in states
     samples = {
         line.split(" ")[0]: float(line.split(" ")[1])
@@ -71,3 +79,20 @@ def test_live_monitor_serves_metrics_shows_status_and_records_evidence(tmp_path:
     report = verify_store(tmp_path / "evidence.db")
     assert report.ok, report.summary()
     assert report.kinds["run_start"] == 1 and report.kinds["run_stop"] == 1
+
+
+@pytest.mark.parametrize(
+    ("cameras", "configured", "cpus", "expected"),
+    [
+        (1, None, 2, 2),  # one camera: its frame may use every core
+        (2, None, 2, 1),  # a core per camera worker
+        (4, None, 2, 1),  # never below one
+        (2, None, 8, 4),
+        (3, None, None, 1),  # unknown CPU count: one
+        (4, 2, 2, 2),  # the site's monitor.opencv_threads wins
+    ],
+)
+def test_detection_threads(
+    cameras: int, configured: int | None, cpus: int | None, expected: int
+) -> None:
+    assert detection_threads(cameras, configured, cpus) == expected
