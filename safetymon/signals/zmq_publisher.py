@@ -1,5 +1,9 @@
 """ZeroMQ PUB output of the safety frames: heartbeat thread plus immediate publish on change.
 
+The endpoint is bound only if it is safe to (``signals.endpoints``): an ``ipc://`` path
+naming an existing file that is not a socket, or the socket of a live publisher, is refused
+(OSError naming the endpoint) instead of being deleted or silently shared.
+
 The publisher starts in STOP (reason STARTUP). If ``publish()`` has not been called for
 ``state_timeout_s`` (a hung decision loop) the heartbeat turns the state into STOP with
 LOOP_OVERRUN instead of repeating a stale RUN. Every frame gets the next sequence number
@@ -21,6 +25,7 @@ import time
 import zmq
 
 from safetymon.config.outputs import ZmqOutputConfig
+from safetymon.signals.endpoints import EndpointInUseError, bind_checked
 from safetymon.signals.frame import (
     U32_MAX,
     SafetyFrame,
@@ -61,8 +66,8 @@ class ZmqPublisher:
             self._sock.curve_server = True
             self._sock.curve_publickey, self._sock.curve_secretkey = curve_keys
         try:
-            self._sock.bind(config.endpoint)
-        except zmq.ZMQError as exc:
+            bind_checked(self._sock, config.endpoint)
+        except (zmq.ZMQError, EndpointInUseError) as exc:
             self._sock.close(0)
             if self._own_context:
                 self._ctx.term()
