@@ -146,6 +146,10 @@ class NonFiniteError(ValueError):
     """A JSON number that is NaN, infinite, or overflows a float."""
 
 
+class OversizeNumberError(ValueError):
+    """An integer literal too long to be a field of a robot state."""
+
+
 class MessageError(ValueError):
     """A message that cannot be used; ``kind`` is a ``Rejection`` value name."""
 
@@ -167,19 +171,39 @@ def _no_constant(text: str) -> float:
     raise NonFiniteError(f"non-finite number {text}")
 
 
+MAX_INTEGER_DIGITS = 20
+"""Longest integer literal accepted (a u64 has 20 digits); longer ones are malformed, never
+converted (Python refuses 4,300+ digits with a ValueError, and slowly before that)."""
+
+
+def _bounded_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INTEGER_DIGITS:
+        raise OversizeNumberError(f"integer of {digits} digits (at most {MAX_INTEGER_DIGITS})")
+    return int(text)
+
+
+
 def parse_message(raw: bytes | str) -> RobotStateMessage:
     """Decode and validate one wire message.
 
     Raises:
-        MessageError: kind ``malformed`` (not UTF-8 JSON, or too large), ``non_finite``
+        MessageError: kind ``malformed`` (not UTF-8 JSON, too large, nested too deeply, or
+            an integer of more than ``MAX_INTEGER_DIGITS`` digits), ``non_finite``
             (NaN/Infinity/overflow anywhere) or ``schema`` (detail names field and value).
     """
     if len(raw) > MAX_MESSAGE_BYTES:
         raise MessageError("malformed", f"message of {len(raw)} bytes > {MAX_MESSAGE_BYTES}")
     try:
-        data = json.loads(raw, parse_float=_finite_float, parse_constant=_no_constant)
+        data = json.loads(
+            raw, parse_float=_finite_float, parse_int=_bounded_int, parse_constant=_no_constant
+        )
     except NonFiniteError as error:
         raise MessageError("non_finite", str(error)) from None
+    except OversizeNumberError as error:
+        raise MessageError("malformed", str(error)) from None
+    except RecursionError:
+        raise MessageError("malformed", "JSON nested too deeply") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise MessageError("malformed", f"not JSON: {error}") from None
     if not isinstance(data, dict):

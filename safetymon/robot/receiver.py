@@ -1,9 +1,10 @@
 """Receiver threads feeding a ``RobotStateStore``: ZeroMQ SUB and newline-delimited serial.
 
 Each receiver stamps every message with ``time.monotonic()`` on arrival and hands it to the
-store. A receiver that fails at run time (socket error, serial port gone) marks its robots
-with a source fault in the store (a STOP cause) and ends; opening failures raise at start
-(refuse to start).
+store. No message can end a receiver: one the store cannot handle is counted as malformed
+and logged. A receiver that fails at run time (socket error, serial port gone) marks its
+robots with a source fault in the store (a STOP cause), logs it and ends; opening failures
+raise at start (refuse to start).
 
 ZeroMQ wire form: two frames, ``[topic, JSON]`` (subscription on the topic frame). Serial wire
 form: one JSON message per line, ``\\n``-terminated, UTF-8.
@@ -11,6 +12,7 @@ form: one JSON message per line, ``\\n``-terminated, UTF-8.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -23,6 +25,7 @@ from safetymon.robot.messages import MAX_MESSAGE_BYTES
 from safetymon.robot.store import Rejection, RobotStateStore
 
 POLL_S = 0.05
+log = logging.getLogger(__name__)
 
 
 class _ReceiverThread:
@@ -70,9 +73,19 @@ class _ReceiverThread:
             self._run()
         except Exception as error:  # any failure must surface as a fault, never vanish
             self.error = f"{type(error).__name__}: {error}"
+            log.error("%s failed, robots %s stop: %s", self.name, self.robot_ids, self.error)
             self.store.set_source_fault(self.robot_ids, f"{self.name} failed: {self.error}")
         finally:
             self._release()
+
+    def _deliver(self, raw: bytes, arrival_s: float) -> None:
+        """Hand one message to the store; one it cannot handle is malformed, never fatal."""
+        try:
+            self.store.submit(raw, arrival_s, self.robot_ids)
+        except Exception as error:  # one message must never end the receiver
+            log.exception("%s: a %d-byte message could not be handled", self.name, len(raw))
+            detail = f"could not be handled: {type(error).__name__}: {str(error)[:200]}"
+            self.store.reject(self.robot_ids, Rejection.MALFORMED, detail)
 
     def _run(self) -> None:
         raise NotImplementedError
@@ -143,7 +156,7 @@ class ZmqStateReceiver(_ReceiverThread):
                         f"expected 2 frames [topic, JSON], got {len(frames)}",
                     )
                     continue
-                self.store.submit(frames[1], arrival, self.robot_ids)
+                self._deliver(frames[1], arrival)
 
     def _release(self) -> None:
         self._sock.close(0)
@@ -188,7 +201,7 @@ class SerialStateReceiver(_ReceiverThread):
                 line = bytes(pending[:end]).rstrip(b"\r")
                 del pending[: end + 1]
                 if line:
-                    self.store.submit(line, arrival, self.robot_ids)
+                    self._deliver(line, arrival)
             if len(pending) > MAX_MESSAGE_BYTES:
                 self.store.reject(
                     self.robot_ids,

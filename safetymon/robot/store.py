@@ -167,6 +167,9 @@ class RobotStateStore:
             message = parse_message(raw)
         except MessageError as error:
             return self.reject(served, Rejection(error.kind), error.detail)
+        except Exception as error:  # no message may escape as an exception: it is malformed
+            detail = f"could not be parsed: {type(error).__name__}: {str(error)[:200]}"
+            return self.reject(served, Rejection.MALFORMED, detail)
         robot_id = message.robot_id
         with self._lock:
             state = self._robots.get(robot_id)

@@ -100,3 +100,25 @@ def test_session_is_optional_and_kept() -> None:
     assert parse_message(encode(links_message(1, 1.0))).session is None
     named = parse_message(encode(links_message(1, 1.0, session="a1b2.c-3_")))
     assert named.session == "a1b2.c-3_"
+
+
+@pytest.mark.parametrize(
+    ("raw", "detail"),
+    [
+        (b"[" * 30_000 + b"]" * 30_000, "nested too deeply"),
+        (b'{"a":' * 3_000 + b"1" + b"}" * 3_000, "nested too deeply"),
+        (b'{"robot_id": "arm1", "sequence": ' + b"9" * 5000 + b"}", "5000 digits"),
+        (b'{"sequence": -' + b"1" * 21 + b"}", "21 digits"),
+    ],
+)
+def test_hostile_json_is_malformed_not_an_exception(raw: bytes, detail: str) -> None:
+    """Issue 15, finding 5: these escaped as RecursionError / ValueError."""
+    with pytest.raises(MessageError, match=detail) as caught:
+        parse_message(raw)
+    assert caught.value.kind == "malformed"
+
+
+def test_a_twenty_digit_integer_is_still_read() -> None:
+    with pytest.raises(MessageError) as caught:  # a u64 parses; the schema then judges it
+        parse_message(b'{"robot_id": "arm1", "sequence": 18446744073709551615}')
+    assert caught.value.kind == "schema"

@@ -158,3 +158,65 @@ def test_missing_serial_port_refuses_to_start(tmp_path) -> None:
     config = SerialStateInputConfig(kind="serial", port=str(tmp_path / "ttyNONE"))
     with pytest.raises(OSError, match=r"state_input\.port"):
         SerialStateReceiver(RobotStateStore([robot()]), config, ["arm1"])
+
+
+HOSTILE = {
+    "60 kB of nested brackets": b"[" * 30_000 + b"]" * 30_000,
+    "a 5000-digit integer": b'{"robot_id": "arm1", "sequence": ' + b"9" * 5000 + b"}",
+    "a 21-digit sequence": b'{"robot_id": "arm1", "sequence": 123456789012345678901}',
+    "nested objects": b'{"a":' * 5_000 + b"1" + b"}" * 5_000,
+}
+
+
+def test_no_message_ends_the_zmq_receiver(publisher: tuple[zmq.Socket, str]) -> None:
+    """Issue 15, finding 5: one such message ended the receiver thread for good, unlogged."""
+    sock, endpoint = publisher
+    store = RobotStateStore([robot()])
+    with ZmqStateReceiver(store, ZmqStateInputConfig(endpoint=endpoint), ["arm1"]) as receiver:
+        sequence = 0
+
+        def delivered(after: int) -> bool:  # PUB/SUB joins late: resend until one arrives
+            nonlocal sequence
+            sequence += 1
+            sock.send_multipart([b"robot_state", encode(links_message(sequence, sequence))])
+            return store.counters().accepted > after
+
+        wait_for(lambda: delivered(0))
+        for payload in HOSTILE.values():
+            sock.send_multipart([b"robot_state", payload])
+        accepted = store.counters().accepted
+        wait_for(lambda: delivered(accepted))  # still receiving after all of them
+        assert receiver.alive and receiver.error is None
+    counters = store.counters()
+    assert counters.rejected.get("malformed", 0) == len(HOSTILE), counters.rejected
+    assert store.snapshot("arm1", time.monotonic()).fault is None
+
+
+def write_all(fd: int, data: bytes, timeout_s: float = 10.0) -> None:
+    """Write to a non-blocking pty; fail (not hang) when the receiver stops reading."""
+    deadline = time.monotonic() + timeout_s
+    while data:
+        try:
+            data = data[os.write(fd, data) :]
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                pytest.fail("the receiver stopped reading the serial port")
+            time.sleep(0.005)
+
+
+def test_no_line_ends_the_serial_receiver() -> None:
+    controller, device = os.openpty()
+    os.set_blocking(controller, False)
+    store = RobotStateStore([robot()])
+    config = SerialStateInputConfig(kind="serial", port=os.ttyname(device))
+    try:
+        with SerialStateReceiver(store, config, ["arm1"]) as receiver:
+            for payload in HOSTILE.values():
+                write_all(controller, payload + b"\n")
+            write_all(controller, encode(links_message(1, 1.0)) + b"\n")
+            wait_for(lambda: store.counters().accepted == 1)
+            assert receiver.alive and receiver.error is None
+        assert store.counters().rejected.get("malformed", 0) == len(HOSTILE)
+    finally:
+        os.close(controller)
+        os.close(device)
