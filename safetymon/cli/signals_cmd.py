@@ -67,6 +67,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gen = key_commands.add_parser("generate", help="write NAME.key and NAME.key_secret")
     gen.add_argument("--out", required=True, metavar="DIR", help="output directory")
     gen.add_argument("--name", default="safetymon", help="file name stem (default safetymon)")
+    gen.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing pair (every controller then needs the new public key)",
+    )
     gen.set_defaults(func=run_keys_generate)
 
 
@@ -255,10 +260,12 @@ def run_publish(args: argparse.Namespace) -> int:
 # -- keys ------------------------------------------------------------------------------------
 def run_keys_generate(args: argparse.Namespace) -> int:
     """Write a CURVE key pair."""
-    from safetymon.signals.keys import KeyFileError, generate_keypair
+    from safetymon.signals.keys import KeyFileError, KeyFileExistsError, generate_keypair
 
     try:
-        public, secret = generate_keypair(Path(args.out), args.name)
+        public, secret = generate_keypair(Path(args.out), args.name, overwrite=args.force)
+    except KeyFileExistsError as exc:
+        return _fail("keys generate", _InputError(f"--out: {exc}"), 2)
     except KeyFileError as exc:
         return _fail("keys generate", _InputError(f"--name: {exc}"), 2)
     except OSError as exc:

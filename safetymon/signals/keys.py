@@ -1,33 +1,97 @@
 """CURVE key pairs for the ZeroMQ safety channel, in the ``zmq.auth`` certificate format.
 
 ``generate_keypair`` writes ``NAME.key`` (public key only: give it to the controllers) and
-``NAME.key_secret`` (public and secret key: keep it on the monitor, mode 0600).
+``NAME.key_secret`` (public and secret key: keep it on the monitor). Each file is written
+to a temporary name created with its final mode (0600 for the secret: no other user can
+open it at any moment, whatever the umask) and renamed into place. An existing pair is
+never overwritten unless asked: the controllers hold its public key.
 """
 
 from __future__ import annotations
 
+import datetime
 import os
+import tempfile
 from pathlib import Path
 
 import zmq
 import zmq.auth
+
+PUBLIC_MODE = 0o644
+SECRET_MODE = 0o600
+_BANNER = (
+    "#   ****  Generated on {when} by safetymon keys generate  ****\n"
+    "#   ZeroMQ CURVE {kind} Certificate\n{warning}\n"
+)
 
 
 class KeyFileError(ValueError):
     """A CURVE key file is missing or does not hold the expected key."""
 
 
-def generate_keypair(out_dir: str | Path, name: str = "safetymon") -> tuple[Path, Path]:
-    """Write a new CURVE key pair; return (public key file, secret key file)."""
+class KeyFileExistsError(KeyFileError):
+    """A key file to be generated exists already (and overwriting was not asked for)."""
+
+
+def _certificate(public: bytes, secret: bytes | None) -> str:
+    """The text of a ``zmq.auth`` certificate (what ``zmq.auth.load_certificate`` reads)."""
+    kind = "**Secret**" if secret else "Public"
+    warning = (
+        "#   DO NOT PROVIDE THIS FILE TO OTHER USERS nor change its permissions.\n"
+        if secret
+        else ""
+    )
+    when = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    text = _BANNER.format(when=when, kind=kind, warning=warning)
+    text += f'metadata\ncurve\n    public-key = "{public.decode()}"\n'
+    if secret:
+        text += f'    secret-key = "{secret.decode()}"\n'
+    return text
+
+
+def _write_new(path: Path, text: str, mode: int) -> None:
+    """Write ``text`` to a temporary file created with ``mode``, then rename it to ``path``."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(handle, mode)  # mkstemp creates 0600; the public file may be wider
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def generate_keypair(
+    out_dir: str | Path, name: str = "safetymon", *, overwrite: bool = False
+) -> tuple[Path, Path]:
+    """Write a new CURVE key pair; return (public key file, secret key file).
+
+    Raises:
+        KeyFileExistsError: a file of the pair exists and ``overwrite`` is False.
+        KeyFileError: no CURVE in this libzmq, or an invalid ``name``.
+        OSError: the folder cannot be created or written.
+    """
     if not zmq.has("curve"):
         raise KeyFileError("this libzmq was built without CURVE support")
     if not name or "/" in name or name.startswith("."):
         raise KeyFileError(f"invalid key name {name!r}")
     out = Path(out_dir)
+    public_file, secret_file = out / f"{name}.key", out / f"{name}.key_secret"
+    if not overwrite:
+        existing = [str(p) for p in (public_file, secret_file) if os.path.lexists(p)]
+        if existing:
+            raise KeyFileExistsError(
+                f"{', '.join(existing)} exists: refusing to replace a key pair whose public "
+                "key the controllers may hold (--force replaces it)"
+            )
     out.mkdir(parents=True, exist_ok=True)
-    public, secret = zmq.auth.create_certificates(str(out), name)
-    os.chmod(secret, 0o600)
-    return Path(public), Path(secret)
+    public, secret = zmq.curve_keypair()
+    _write_new(secret_file, _certificate(public, secret), SECRET_MODE)
+    _write_new(public_file, _certificate(public, None), PUBLIC_MODE)
+    return public_file, secret_file
 
 
 def load_public_key(path: str | Path) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ import pytest
 from safetymon.cli.main import main
 from safetymon.signals.client import SafetyClient
 from safetymon.signals.frame import SafetyState
+from safetymon.signals.keys import generate_keypair, load_keypair, load_public_key
 
 
 def cli(*args: str) -> list[str]:
@@ -162,3 +164,47 @@ def test_publish_with_curve_keys(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(10)
     assert '"state": "RUN"' in out.stdout, out.stdout + out.stderr
+
+
+def test_keys_generate_never_overwrites_without_force(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 15, finding 11: a second generate silently replaced the pair."""
+    out = tmp_path / "keys"
+    assert main(["keys", "generate", "--out", str(out), "--name", "cell"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert main(["keys", "generate", "--out", str(out), "--name", "cell"]) == 2
+    err = capsys.readouterr().err
+    assert "cell.key" in err and "--force" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert main(["keys", "generate", "--out", str(out), "--name", "cell", "--force"]) == 0
+    after = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert set(after) == {"cell.key", "cell.key_secret"}  # no temporary file left
+    assert after["cell.key_secret"] != before["cell.key_secret"]
+    # the new pair is a valid zmq.auth certificate pair
+    public, secret = load_keypair(out / "cell.key_secret")
+    assert load_public_key(out / "cell.key") == public and len(secret) == 40
+
+
+def test_the_secret_key_is_owner_only_from_its_first_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15, finding 11: the secret was written under the umask, then restricted (another
+    user read it in that window). Now it reaches its name by a rename of a file that was
+    0600, with every byte written, before the rename."""
+    placed: dict[str, tuple[int, bytes]] = {}
+    real_replace = os.replace
+
+    def recording_replace(src: str, dst: str) -> None:
+        placed[Path(dst).name] = (stat.S_IMODE(os.stat(src).st_mode), Path(src).read_bytes())
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", recording_replace)
+    previous = os.umask(0)  # the most permissive umask: open() would create files 0666
+    try:
+        public, secret = generate_keypair(tmp_path, "cell")
+    finally:
+        os.umask(previous)
+    assert placed["cell.key_secret"] == (0o600, secret.read_bytes())
+    assert placed["cell.key"] == (0o644, public.read_bytes())
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
