@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import reprlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
+from safetymon.config.safe_yaml import YamlLimitError, load_bounded, read_text_bounded
 from safetymon.config.site import SiteConfig
 
 M = TypeVar("M", bound=BaseModel)
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel, _SHORT_REPR.maxlist, _SHORT_REPR.maxdict = 4, 8, 8
+_SHORT_REPR.maxstring, _SHORT_REPR.maxother, _SHORT_REPR.maxlong = 120, 120, 60
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,7 @@ class ConfigIssue:
     def __str__(self) -> str:
         text = f"{self.file}: {self.field or '(top level)'}: {self.message}"
         if self.has_value:
-            shown = repr(self.value)
+            shown = _SHORT_REPR.repr(self.value)  # bounded: a value may be a huge structure
             if len(shown) > 200:
                 shown = shown[:197] + "..."
             text += f" (value: {shown})"
@@ -41,26 +45,6 @@ class ConfigError(Exception):
     def __init__(self, issues: list[ConfigIssue]) -> None:
         self.issues = issues
         super().__init__("\n".join(str(issue) for issue in issues))
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML SafeLoader that refuses duplicate mapping keys instead of keeping the last."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    mapping: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in mapping:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        mapping[key] = loader.construct_object(value_node, deep=True)
-    return mapping
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def format_location(location: tuple[int | str, ...]) -> str:
@@ -104,13 +88,15 @@ def validate_model(model: type[M], data: Any, file: str) -> M:
 
 
 def read_yaml(path: str | Path, what: str = "file") -> Any:
-    """Read a YAML file that may not repeat a key (raises ConfigError naming file and line).
+    """Read a bounded YAML file (``safe_yaml``; raises ConfigError naming file and line).
 
     ``what`` names the kind of file in the "cannot read ..." message.
     """
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_text_bounded(path)
+    except YamlLimitError as error:
+        raise ConfigError([ConfigIssue(file, "", f"cannot read {what}: {error.message}")]) from None
     except OSError as error:
         reason = error.strerror or str(error)
         raise ConfigError([ConfigIssue(file, "", f"cannot read {what}: {reason}")]) from None
@@ -118,14 +104,12 @@ def read_yaml(path: str | Path, what: str = "file") -> Any:
 
 
 def parse_yaml(text: str, file: str = "<text>") -> Any:
-    """Parse YAML text that may not repeat a key (raises ConfigError naming file and line)."""
+    """Parse bounded YAML that may not repeat a key (raises ConfigError naming file and line):
+    no alias bombs, recursive aliases, non-scalar keys, or parser exceptions (``safe_yaml``)."""
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
-        problem = getattr(error, "problem", None) or str(error)
-        raise ConfigError([ConfigIssue(file, where, f"invalid YAML: {problem}")]) from None
+        return load_bounded(text)
+    except YamlLimitError as error:
+        raise ConfigError([ConfigIssue(file, error.where or "YAML", error.message)]) from None
 
 
 def parse_site_config(data: Any, file: str = "<config>") -> SiteConfig:
