@@ -182,11 +182,13 @@ def preview_zone_edit(site_file: Path, edit: ZoneEditRequest) -> ZoneEditPreview
 def save_zone_edit(preview: ZoneEditPreview) -> None:
     """Write the previewed text atomically, if the file is still what the preview read.
 
+    A symlinked site file stays a link: the text replaces the file it points to.
+
     Raises:
         ConfigError: the file changed since the preview (nothing written).
         OSError: the file cannot be written (the old file is left as it was).
     """
-    site_file = preview.site_file
+    site_file = Path(os.path.realpath(preview.site_file))  # a link is written through
     current = site_file.read_text(encoding="utf-8")
     if text_sha256(current) != preview.old_sha256:
         raise _issue(

@@ -93,3 +93,26 @@ def test_a_file_changed_meanwhile_is_never_overwritten(site: Path) -> None:
         save_zone_edit(preview)
     assert site.read_text().endswith("# edited by hand meanwhile\n")
     assert not list(site.parent.glob(".demo-cell.yaml.*"))  # no temporary file left
+
+
+def test_a_symlinked_site_file_is_written_through(tmp_path: Path) -> None:
+    """Issue 15, finding 13: saving replaced the link with a plain file (the deployment's
+    real site file, the link's target, kept the old zones)."""
+    real = tmp_path / "deploy" / "demo-cell.yaml"
+    real.parent.mkdir()
+    shutil.copy(REPO / "zones" / "demo-cell.yaml", real)
+    link = tmp_path / "site.yaml"
+    link.symlink_to(real)
+    before = link.read_text()
+    preview = preview_zone_edit(
+        link,
+        ZoneEditRequest(
+            zone_id="keep-out",
+            polygon=[(0, 0), (2.2, 0), (2.2, 1.5), (0, 1.5)],
+            base_sha256=text_sha256(before),
+        ),
+    )
+    save_zone_edit(preview)
+    assert link.is_symlink() and link.resolve() == real.resolve()
+    assert real.read_text() == preview.new_text != before
+    assert sorted(p.name for p in real.parent.iterdir()) == ["demo-cell.yaml"]  # no leftovers
