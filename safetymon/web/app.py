@@ -192,7 +192,8 @@ class _Views:
 
     def episodes(self, request: Request) -> Response:
         text = request.query_params.get("limit", "20")
-        if not text.isdigit() or not 1 <= int(text) <= MAX_EPISODES:
+        # isascii: "²".isdigit() is True but int("²") raises (it gave a 500)
+        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_EPISODES:
             return _error(400, f"limit must be a whole number from 1 to {MAX_EPISODES}: {text!r}")
         db = self.source.evidence_db
         try:

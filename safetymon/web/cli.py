@@ -31,14 +31,15 @@ def parse_http(value: str) -> tuple[str, int]:
         argparse.ArgumentTypeError: not of that form, or a port outside 0..65535.
     """
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         host, port_text = "127.0.0.1", text
     elif text.startswith("["):
         host, _, rest = text[1:].partition("]")
         port_text = rest[1:] if rest.startswith(":") else ""
     else:
         host, _, port_text = text.rpartition(":")
-    if not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+    digits = port_text.isascii() and port_text.isdigit()  # "²".isdigit(), int("²") fails
+    if not host or not digits or not 0 <= int(port_text) <= 65535:
         raise argparse.ArgumentTypeError(
             f"--http: expected HOST:PORT (e.g. 127.0.0.1:8080) or PORT, got {value!r}"
         )

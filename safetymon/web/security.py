@@ -43,13 +43,16 @@ LOOPBACK_HOSTS = (*sorted(LOOPBACK_NAMES), "127.0.0.1", "::1")
 SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),  # frame-ancestors for browsers without CSP 2
+    (b"cross-origin-resource-policy", b"same-origin"),  # no embedding from other sites
     (
         b"content-security-policy",
         b"default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; "
         b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
     ),
 )
-"""Headers added to every response: no inline or foreign scripts, no framing."""
+"""Headers added to every response: no inline or foreign scripts, no framing, no use of
+its images, streams or JSON by pages of other origins."""
 
 
 class RemoteBindError(ValueError):

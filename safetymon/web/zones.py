@@ -355,6 +355,8 @@ async def _body(request: Request) -> ZoneEditBody | list[IssueInfo] | Response:
         raw = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         return _error(400, f"the request body is not JSON: {exc}")
+    except RecursionError:  # a deeply nested body gave a 500
+        return _error(400, "the request body is nested too deeply")
     try:
         return ZoneEditBody.model_validate(raw)
     except ValidationError as exc:

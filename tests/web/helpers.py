@@ -93,15 +93,19 @@ def fetch(
     headers: dict[str, str] | None = None,
     timeout_s: float = 10,
     json_body: object = None,
+    raw_body: bytes | None = None,
 ) -> Reply:
     """One real HTTP request (urllib); error statuses are returned, not raised.
 
-    ``json_body``: sent as the JSON body (with its content type) of a POST.
+    ``json_body``: sent as the JSON body (with its content type) of a POST; ``raw_body``:
+    these bytes instead, with the JSON content type (a body json.dumps cannot make).
     """
     request = urllib.request.Request(url, method=method, headers=headers or {})
     if method == "POST":
-        request.data = b"" if json_body is None else json.dumps(json_body).encode()
-        if json_body is not None:
+        request.data = raw_body if raw_body is not None else (
+            b"" if json_body is None else json.dumps(json_body).encode()
+        )
+        if json_body is not None or raw_body is not None:
             request.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:

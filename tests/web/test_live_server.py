@@ -106,6 +106,8 @@ def test_state_info_and_health_follow_the_monitor(viewer: LiveServer, demo) -> N
     assert reply.status == 200 and health.ok and health.loop_alive
     assert reply.headers["cache-control"] == "no-store"
     assert "script-src 'self'" in reply.headers["content-security-policy"]
+    assert reply.headers["x-frame-options"] == "DENY"  # issue 15, finding 12
+    assert reply.headers["cross-origin-resource-policy"] == "same-origin"
 
 
 def test_page_and_its_files_are_served_locally(viewer: LiveServer) -> None:
@@ -168,6 +170,8 @@ def test_episodes_and_snapshots(viewer: LiveServer, demo) -> None:
     _decode(snapshot.body)
     assert fetch(viewer.url + "/api/episodes?limit=0").status == 400
     assert fetch(viewer.url + "/api/episodes?limit=x").status == 400
+    for odd in ("%C2%B2", "%D9%A3", "1%E2%82%80"):  # ², Arabic-Indic 3, 1 + subscript 0
+        assert fetch(viewer.url + f"/api/episodes?limit={odd}").status == 400  # was 500
     one = EpisodesMessage.model_validate(fetch(viewer.url + "/api/episodes?limit=1").json())
     assert len(one.episodes) == 1
 

@@ -74,7 +74,10 @@ def test_parse_http(text: str, expected: tuple[str, int]) -> None:
     assert parse_http(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "127.0.0.1", "host:port", ":80", "[::1]", "1.2.3.4:70000"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "127.0.0.1", "host:port", ":80", "[::1]", "1.2.3.4:70000", "²", "127.0.0.1:8²"],
+)
 def test_parse_http_rejects(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="--http: expected HOST:PORT"):
         parse_http(text)

@@ -170,6 +170,13 @@ def test_preview_validates_without_writing(editor: Editor) -> None:
     assert [i.field for i in reply.issues] == ["zones[0].polygon"], reply.issues
     assert "[[0, 0], [2, 1.5], [2, 0], [0, 1.5]]" in reply.issues[0].message  # the value
 
+    # issue 15, finding 12: a deeply nested body gave a 500 with a traceback in the log
+    nested = fetch(
+        editor.admin.url + "/api/zones/preview", method="POST",
+        raw_body=b"[" * 30_000 + b"]" * 30_000,
+    )  # fmt: skip
+    assert nested.status == 400 and b"nested too deeply" in nested.body
+
     two = {"zone_id": "keep-out", "polygon": [(0, 0), (2, 0)]}
     reply = ZonePreviewMessage.model_validate(
         _post(editor.admin.url, "/api/zones/preview", two).json()
