@@ -19,13 +19,40 @@ from safetymon import __version__
 from safetymon.config.loader import config_hash
 from safetymon.config.site import SiteConfig
 from safetymon.evidence.episodes import EpisodeBuilder
+from safetymon.evidence.reader import ReadError
 from safetymon.evidence.records import RUN_STOP, RunStart, RunStop
-from safetymon.evidence.store import EvidenceStore
+from safetymon.evidence.store import EvidenceStore, StoreError
+from safetymon.evidence.verify import verify_store
 from safetymon.evidence.writer import EvidenceWriter
 from safetymon.safety.decision import Decision
 
 Frames = Callable[[], Mapping[str, np.ndarray]]
 """Returns the newest frame of each camera (camera id → BGR image), for snapshots."""
+
+
+def check_chain_before_appending(db_path: Path) -> None:
+    """Refuse to extend an existing store whose hash chain does not verify from record #1.
+
+    Opening a store checks only its last record against the head; an edit further back
+    would be buried under new records. So the whole chain is recomputed first (the snapshot
+    files are left to ``safetymon verify``): about 16 s for a million records on a 2-core
+    VM (``benchmarks/RESULTS.md``, "verify 1M"), while the outputs hold STOP. A file that is
+    not a store yet is left to ``EvidenceStore.open``.
+
+    Raises:
+        StoreError: naming the first broken record and what is wrong with it.
+    """
+    if not Path(db_path).is_file():
+        return
+    try:
+        result = verify_store(db_path, check_snapshots=False, integrity_check=False)
+    except ReadError:
+        return
+    if not result.ok:
+        raise StoreError(
+            f"{db_path}: the evidence chain does not verify ({result.problem}); refusing to "
+            "append to it: run `safetymon verify`, keep the file as evidence and start a new one"
+        )
 
 
 class EvidenceRecorder:
@@ -53,6 +80,7 @@ class EvidenceRecorder:
         self.run_id = uuid.uuid4().hex
         self.db_path = Path(db_path)
         snapshot_dir = snapshot_dir or self.db_path.parent / "snapshots"
+        check_chain_before_appending(self.db_path)
         self.store = EvidenceStore.open(self.db_path)
         digest = config_hash(config)
         self.builder = EpisodeBuilder(
