@@ -11,17 +11,28 @@
   typed the token. Without an ``Authorization`` header it is served with the scope flag
   ``safetymon.authenticated`` False (the reply then withholds the site file's diff); with
   one, the token is checked as for any write (a wrong token is refused).
+- Wrong tokens are slowed and logged (``TokenThrottle``): each failure from a client
+  address doubles the wait before that client's next token check (0.25 s up to 8 s, forgotten
+  after 60 s without a failure), and concurrent requests of that client wait their turn, so
+  guessing runs at a few tries per second at most instead of ~900; a warning names the
+  client, at most once per 10 s per client with the count since.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
+import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from safetymon.config.http import LOOPBACK_NAMES, is_loopback_host
+
+log = logging.getLogger(__name__)
 
 MIN_TOKEN_CHARS = 16
 """Shortest accepted token (a random token of at least this many characters)."""
@@ -53,6 +64,68 @@ SECURITY_HEADERS = (
 )
 """Headers added to every response: no inline or foreign scripts, no framing, no use of
 its images, streams or JSON by pages of other origins."""
+
+
+class TokenThrottle:
+    """Per client address: how long its next token check must wait after failures.
+
+    Args:
+        first_delay_s: wait after the first failure; each further failure doubles it.
+        max_delay_s: the longest wait.
+        forget_s: a client without a failure for this long starts again from zero.
+        log_every_s: at most one warning per client per this many seconds.
+        max_clients: addresses remembered (the oldest are forgotten first).
+        clock: monotonic seconds.
+    """
+
+    def __init__(
+        self,
+        first_delay_s: float = 0.25,
+        max_delay_s: float = 8.0,
+        forget_s: float = 60.0,
+        log_every_s: float = 10.0,
+        max_clients: int = 1024,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.first_delay_s, self.max_delay_s = first_delay_s, max_delay_s
+        self.forget_s, self.log_every_s, self.max_clients = forget_s, log_every_s, max_clients
+        self._clock = clock
+        # client -> [failures, last failure s, next check allowed s, last log s, unlogged]
+        self._clients: dict[str, list[float]] = {}
+
+    def wait_s(self, client: str) -> float:
+        """Seconds this client's next token check must wait (0 when it may go at once)."""
+        entry = self._clients.get(client)
+        now = self._clock()
+        if entry is None or now - entry[1] > self.forget_s:
+            return 0.0
+        return max(0.0, entry[2] - now)
+
+    def failed(self, client: str) -> None:
+        """Count a wrong token from ``client`` and push its next check back."""
+        now = self._clock()
+        entry = self._clients.get(client)
+        if entry is None or now - entry[1] > self.forget_s:
+            entry = [0.0, now, now, -float("inf"), 0.0]
+        entry[0] += 1
+        entry[1] = now
+        delay = min(self.max_delay_s, self.first_delay_s * 2.0 ** (entry[0] - 1))
+        entry[2] = max(entry[2], now) + delay
+        entry[4] += 1
+        if now - entry[3] >= self.log_every_s:
+            log.warning(
+                "live view: wrong token from %s (%d in the last period, %d in a row); its "
+                "next try waits %.2f s", client, int(entry[4]), int(entry[0]), entry[2] - now,
+            )  # fmt: skip
+            entry[3], entry[4] = now, 0.0
+        self._clients.pop(client, None)
+        self._clients[client] = entry  # newest last
+        while len(self._clients) > self.max_clients:
+            self._clients.pop(next(iter(self._clients)))
+
+    def succeeded(self, client: str) -> None:
+        """A right token: the client starts again from zero."""
+        self._clients.pop(client, None)
 
 
 class RemoteBindError(ValueError):
@@ -116,11 +189,17 @@ class GuardMiddleware:
     """
 
     def __init__(
-        self, app: ASGIApp, *, token: str | None, allowed_hosts: tuple[str, ...] | None
+        self,
+        app: ASGIApp,
+        *,
+        token: str | None,
+        allowed_hosts: tuple[str, ...] | None,
+        throttle: TokenThrottle | None = None,
     ) -> None:
         self.app = app
         self._token = token.encode() if token is not None else None
         self._hosts = frozenset(h.lower() for h in allowed_hosts) if allowed_hosts else None
+        self.throttle = throttle or TokenThrottle()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -134,11 +213,18 @@ class GuardMiddleware:
         if scope["method"] not in READ_METHODS:
             optional = (scope["method"], scope["path"]) in TOKEN_OPTIONAL
             if not (optional and "authorization" not in headers):
+                client = (scope.get("client") or ("unknown", 0))[0]
+                # wait this client's turn: parallel guesses queue instead of multiplying
+                while (wait := self.throttle.wait_s(client)) > 0:
+                    await asyncio.sleep(wait)
                 refusal = self._refusal(headers.get("authorization"))
                 if refusal is not None:
                     status, message = refusal
+                    if status == 403 and self._token is not None:
+                        self.throttle.failed(client)
                     await _error(send, status, message)
                     return
+                self.throttle.succeeded(client)
                 scope[AUTHENTICATED] = True
 
         async def send_with_headers(message: Message) -> None:

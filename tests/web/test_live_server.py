@@ -7,6 +7,7 @@ continuing a store seeded with three episodes) is shown by two servers: a read-o
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -229,6 +230,23 @@ def test_token_rules_and_reset_reaches_the_decision(admin: LiveServer, demo) -> 
     # a write route that does not exist: token checked first, then 405 for the method
     assert fetch(admin.url + "/api/state", method="POST",
                  headers={"Authorization": f"Bearer {TOKEN}"}).status == 405  # fmt: skip
+
+
+def test_wrong_tokens_are_slowed_and_logged(
+    admin: LiveServer, demo, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 15, finding 12: ~880 token guesses per second, no back-off, no log."""
+    bad = {"Authorization": f"Bearer {TOKEN[::-1]}"}
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="safetymon.web.security"):
+        for _ in range(4):
+            assert fetch(admin.url + "/api/reset", method="POST", headers=bad).status == 403
+    # each failure doubles the wait before the next check: 0.25 + 0.5 + 1 s at least
+    assert time.monotonic() - started >= 1.75
+    assert any("wrong token from 127.0.0.1" in r.getMessage() for r in caplog.records)
+    right = {"Authorization": f"Bearer {TOKEN}"}
+    ok = fetch(admin.url + "/api/reset", method="POST", headers=right)  # waits its turn
+    assert ok.status == 202
 
 
 def test_foreign_host_header_is_refused(viewer: LiveServer) -> None:
