@@ -24,9 +24,18 @@ less than ``MIN_SESSION_S`` after the current one began (a sender that changes i
 at every message would otherwise turn the order checks off). Without a session a
 restarted sender must continue above its last sequence and capture time.
 
+Two senders for one robot (a forger beside the controller, or a session taken over while
+its sender still runs) are a named fault, never a silent mix: a replaced session that still
+sends, a new session that tries to replace one still younger than ``MIN_SESSION_S``, or
+``SECOND_SENDER_OUT_OF_ORDER`` out-of-order messages within ``SECOND_SENDER_WINDOW_S``
+(one link never reorders) make the robot's state a fault ("two senders", logged) until
+``SECOND_SENDER_HOLD_S`` after the last such sign. It is never a lock-out: when the current
+session has been silent for ``SILENT_SESSION_S`` while a replaced one still sends, the
+replaced one is taken back (a restart), and the fault ends once the other is quiet.
+
 A rejected message is counted and ignored: the previous valid state simply ages. A robot
-reports a fault (the decision's ROBOT_STATE_INVALID) when its last
-``max_consecutive_rejections`` messages were all rejected, when its newest state's velocity
+reports a fault (the decision's ROBOT_STATE_INVALID) when it has two senders (above), when
+its last ``max_consecutive_rejections`` messages were all rejected, when its newest state's velocity
 is unknown (first state without velocities: nothing to difference yet), or when its
 receiver failed.
 """
@@ -58,6 +67,14 @@ MIN_SESSION_S = 1.0
 """A new session is refused until the current one has lasted this long (arrival clock,
 seconds): a sender that changes its session at every message would otherwise turn the order
 checks off. Its states then arrive once a second at most, so the robot goes stale (STOP)."""
+
+SECOND_SENDER_HOLD_S = 2.0
+"""After the last sign of a second sender the robot's state stays a fault this long (s)."""
+SECOND_SENDER_OUT_OF_ORDER = 3
+"""This many out-of-order messages within ``SECOND_SENDER_WINDOW_S`` are a second sender."""
+SECOND_SENDER_WINDOW_S = 1.0
+SILENT_SESSION_S = 1.0
+"""A current session silent this long (s) gives way to a replaced one that still sends."""
 
 
 class Rejection(str, Enum):
@@ -103,6 +120,12 @@ class _RobotState:
     consecutive_rejections: int = 0
     last_rejection: str = ""
     source_fault: str | None = None
+    last_accepted_s: float = -math.inf  # arrival of the newest accepted message
+    second_sender_s: float = -math.inf  # arrival of the newest sign of a second sender
+    second_sender: str = ""
+    out_of_order_s: deque[float] = field(
+        default_factory=lambda: deque(maxlen=SECOND_SENDER_OUT_OF_ORDER)
+    )
     accepted: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     compute_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -179,6 +202,8 @@ class RobotStateStore:
                 )
             problem = self._arrival_problem(state, message, arrival_s)
             if problem is not None:
+                if problem[0] is Rejection.OUT_OF_ORDER:
+                    self._note_out_of_order(state, message, arrival_s, problem[1])
                 return self._reject_locked(robot_id, *problem)
         with state.compute_lock:  # FK outside the store lock: snapshot() never waits on it
             try:
@@ -203,7 +228,7 @@ class RobotStateStore:
     ) -> tuple[Rejection, str] | None:
         """Session and ordering, and with a shared clock the age on arrival; None when fine."""
         if cls._restarts(state, message):  # a new session orders afresh; a replaced one never
-            if message.session in state.retired_sessions:
+            if message.session in state.retired_sessions and not cls._silent(state, arrival_s):
                 return Rejection.OUT_OF_ORDER, (
                     f"session: {message.session!r} was replaced by {state.session!r}"
                 )
@@ -234,6 +259,34 @@ class RobotStateStore:
         return None
 
     @staticmethod
+    def _silent(state: _RobotState, arrival_s: float) -> bool:
+        """Whether the current session has sent nothing accepted for ``SILENT_SESSION_S``."""
+        return arrival_s - state.last_accepted_s >= SILENT_SESSION_S
+
+    def _note_out_of_order(
+        self, state: _RobotState, message: RobotStateMessage, arrival_s: float, detail: str
+    ) -> None:
+        """Record an out-of-order message; mark a second sender when it is one's sign."""
+        if self._restarts(state, message):  # another session alive beside the current one
+            self._second_sender_locked(state, arrival_s, detail)
+            return
+        state.out_of_order_s.append(arrival_s)
+        recent = [t for t in state.out_of_order_s if arrival_s - t <= SECOND_SENDER_WINDOW_S]
+        if len(recent) >= SECOND_SENDER_OUT_OF_ORDER:
+            self._second_sender_locked(
+                state, arrival_s,
+                f"{len(recent)} out-of-order messages within {SECOND_SENDER_WINDOW_S:g} s "
+                f"(newest: {detail})",
+            )  # fmt: skip
+
+    @staticmethod
+    def _second_sender_locked(state: _RobotState, arrival_s: float, detail: str) -> None:
+        if arrival_s - state.second_sender_s > SECOND_SENDER_HOLD_S:  # log each episode once
+            _log.warning("robot %s: two senders (STOP): %s", state.config.id, detail)
+        state.second_sender_s = arrival_s
+        state.second_sender = f"two senders for one robot: {detail}"
+
+    @staticmethod
     def _restarts(state: _RobotState, message: RobotStateMessage) -> bool:
         """Whether ``message`` comes from another sender session than the accepted state."""
         return state.accepted > 0 and message.session != state.session
@@ -262,6 +315,8 @@ class RobotStateStore:
                 "robot %s: sender restarted (session %r replaces %r, sequence %d)",
                 state.config.id, message.session, state.session, sequence,
             )  # fmt: skip
+            if message.session in state.retired_sessions:  # taken back: the other fell silent
+                state.retired_sessions.remove(message.session)
             state.retired_sessions.append(state.session)
             state.restarts += 1
             previous = None  # two runs of the sender: nothing to difference
@@ -286,6 +341,7 @@ class RobotStateStore:
                 )
         state.sequence, state.capture_s, state.capsules = sequence, capture_s, capsules
         state.consecutive_rejections = 0
+        state.last_accepted_s = arrival_s
         state.accepted += 1
         self._accepted += 1
 
@@ -335,6 +391,8 @@ class RobotStateStore:
             capsules = state.capsules
             limit = state.config.state_input.max_consecutive_rejections
             fault = state.source_fault
+            if fault is None and now_s - state.second_sender_s <= SECOND_SENDER_HOLD_S:
+                fault = state.second_sender
             if fault is None and state.consecutive_rejections >= limit:
                 fault = (
                     f"last {state.consecutive_rejections} state messages rejected "

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from safetymon.config.loader import load_site_config
-from safetymon.robot.store import Rejection, RobotStateStore
+from safetymon.robot.store import SILENT_SESSION_S, Rejection, RobotStateStore
 from safetymon.safety.decision import DecisionEngine
 from safetymon.safety.inputs import CameraStatus, CycleInput
 from safetymon.safety.site import compile_site
@@ -91,14 +91,17 @@ def test_source_robots_attribute_unparseable_messages_and_filter_others() -> Non
 def test_consecutive_rejections_become_a_fault_until_a_valid_message() -> None:
     store = RobotStateStore([robot(state_input={"max_consecutive_rejections": 3})])
     assert store.submit(encode(links_message(10, 1.0)), 1.0).accepted
-    for sequence in (3, 4, 5):
-        assert not store.submit(encode(links_message(sequence, 1.01)), 1.01).accepted
-    snapshot = store.snapshot("arm1", 1.02)
+    # spread out (0.6 s apart): three out-of-order messages within 1 s would be taken for a
+    # second sender, a fault of its own (test_two_senders_*)
+    for index, sequence in enumerate((3, 4, 5)):
+        arrival = 1.01 + 0.6 * index
+        assert not store.submit(encode(links_message(sequence, arrival)), arrival).accepted
+    snapshot = store.snapshot("arm1", 2.22)
     assert snapshot.fault is not None
     assert "last 3 state messages rejected" in snapshot.fault
     assert "out_of_order: sequence: 5" in snapshot.fault
-    assert store.submit(encode(links_message(11, 1.02)), 1.02).accepted
-    assert store.snapshot("arm1", 1.03).fault is None
+    assert store.submit(encode(links_message(11, 2.22)), 2.22).accepted
+    assert store.snapshot("arm1", 2.23).fault is None
 
 
 def test_velocity_by_differencing_when_the_message_has_none() -> None:
@@ -198,7 +201,10 @@ def test_concurrent_submitters_and_readers_stay_consistent() -> None:
     counters = store.counters()
     assert counters.accepted + counters.rejected.get("out_of_order", 0) == total
     assert set(counters.rejected) <= {"out_of_order"}
-    assert all(s.problem() is None for s in snapshots)
+    # racing senders are two senders: a named fault, but every snapshot is whole
+    problems = {s.problem() for s in snapshots} - {None}
+    assert all(p.startswith("two senders for one robot") for p in problems), problems
+    assert all(s.link_a.shape == (3, 3) for s in snapshots if s.age_s < 1e9)
 
 
 def test_a_new_session_restarts_the_order_and_retires_the_old_one(caplog) -> None:
@@ -217,11 +223,13 @@ def test_a_new_session_restarts_the_order_and_retires_the_old_one(caplog) -> Non
     late = store.submit(encode(links_message(501, 101.06, session="run-1")), 101.06)
     assert late.rejection is Rejection.OUT_OF_ORDER
     assert late.detail == "session: 'run-1' was replaced by 'run-2'"
+    # and still sending beside its successor, it is a second sender: a fault for 2 s
+    assert "two senders" in (store.snapshot("arm1", 101.08).fault or "")
     # within the new session the order holds as before
     again = store.submit(encode(links_message(1, 101.07, session="run-2")), 101.07)
     assert again.rejection is Rejection.OUT_OF_ORDER and "sequence: 1" in again.detail
     assert store.submit(encode(links_message(2, 101.08, session="run-2")), 101.08).accepted
-    assert store.snapshot("arm1", 101.08).fault is None
+    assert store.snapshot("arm1", 103.07).fault is None  # 2 s after the old sender's last
     # a new session is still checked for age on a shared clock
     stale = store.submit(encode(links_message(1, 101.0, session="run-3")), 102.2)
     assert stale.rejection is Rejection.TOO_OLD
@@ -262,3 +270,71 @@ def test_a_session_per_message_is_refused_and_the_robot_goes_stale() -> None:
     # a session that has lasted a second may be replaced (a real restart)
     assert store.submit(encode(links_message(1, 6.0, session="s99")), 11.0).accepted
     assert store.counters().restarts == {"arm1": 1}
+
+
+def test_two_senders_a_session_hijack_is_a_named_fault_not_a_lock_out(caplog) -> None:
+    """Issue 15, finding 6: 28 messages in 0.3 s naming a new session replaced the real
+    sender's session for good (its states refused: STOP until a restart), unnamed."""
+    store = RobotStateStore([robot()])
+    real = iter(range(1, 10_000))
+
+    def from_real(t: float):
+        return store.submit(encode(links_message(next(real), t, session="controller")), t)
+
+    t = 10.0
+    while t < 11.5:  # the controller at 50 Hz for 1.5 s
+        assert from_real(t).accepted
+        t += 0.02
+    with caplog.at_level("WARNING", logger="safetymon.robot.store"):
+        hijack = [
+            store.submit(encode(links_message(k, t + k * 0.01, session="forged")), t + k * 0.01)
+            for k in range(1, 29)
+        ]  # the first one is taken as a sender restart
+        assert hijack[0].accepted
+        # the controller goes on sending: two senders, a named fault (STOP), logged once
+        t += 0.3
+        for _ in range(10):
+            assert not from_real(t).accepted
+            t += 0.02
+    assert "two senders for one robot" in (store.snapshot("arm1", t).fault or "")
+    assert caplog.text.count("two senders") == 1
+    # the forger stops; after SILENT_SESSION_S the controller's session is taken back
+    taken_back = None
+    while t < 16.0:
+        result = from_real(t)
+        if result.accepted and taken_back is None:
+            taken_back = t
+        t += 0.02
+    assert taken_back is not None and taken_back - (10.0 + 1.5 + 0.28) >= SILENT_SESSION_S
+    # and once no sign came for SECOND_SENDER_HOLD_S the robot may run again
+    assert store.snapshot("arm1", t).fault is None
+    assert store.snapshot("arm1", t).age_s < 0.1
+
+
+def test_two_senders_interleaved_forged_states_are_a_named_fault() -> None:
+    """Issue 15, finding 1 (its detection part): a man in the middle forwarding forged
+    copies beside the real states had about half refused as out of order, but only
+    consecutive rejections were a fault, so the mix went unnoticed."""
+    store = RobotStateStore([robot()])
+    t = 20.0
+    for sequence in range(1, 20):
+        assert store.submit(encode(links_message(sequence, t)), t).accepted
+        forged = links_message(sequence, t)  # a copy with the velocities zeroed
+        forged["links"]["vel_b"] = [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+        assert not store.submit(encode(forged), t + 0.001).accepted
+        t += 0.02
+    fault = store.snapshot("arm1", t).fault or ""
+    assert "two senders for one robot: 3 out-of-order messages within 1 s" in fault
+    # the forger goes away: the fault ends SECOND_SENDER_HOLD_S after its last message
+    for sequence in range(20, 200):
+        assert store.submit(encode(links_message(sequence, t)), t).accepted
+        t += 0.02
+    assert store.snapshot("arm1", t).fault is None
+
+
+def test_a_single_duplicate_is_not_a_second_sender() -> None:
+    store = RobotStateStore([robot()])
+    assert store.submit(encode(links_message(1, 30.0)), 30.0).accepted
+    assert not store.submit(encode(links_message(1, 30.0)), 30.01).accepted  # repeated once
+    assert store.submit(encode(links_message(2, 30.02)), 30.02).accepted
+    assert store.snapshot("arm1", 30.03).fault is None
