@@ -31,6 +31,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.new_user_check import read_frames  # noqa: E402
 from safetymon.config.cameras import DetectorConfig  # noqa: E402
 from safetymon.perception.detectors.factory import build_detector  # noqa: E402
 from safetymon.perception.evaluation import (  # noqa: E402
@@ -53,24 +54,9 @@ NATIVE = {"PETS09-S2L1": (768, 576), "TUD-Campus": (640, 480)}
 
 
 def frames(sequence: str, first: int, last: int, size: tuple[int, int]):
-    """(1-based number, BGR frame at ``size``) of the stretch."""
-    folder = DATA / sequence
-    if (folder / "img1").is_dir():
-        paths = sorted((folder / "img1").glob("*.jpg"))[first - 1 : last]
-        images = ((first + i, cv2.imread(str(p))) for i, p in enumerate(paths))
-    else:
-        capture = cv2.VideoCapture(str(next(folder.glob("*.mp4"))))
-        loaded = []
-        while len(loaded) < last:
-            ok, image = capture.read()
-            if not ok:
-                break
-            loaded.append(image)
-        capture.release()
-        images = ((n, loaded[n - 1]) for n in range(first, min(last, len(loaded)) + 1))
-    for number, image in images:
-        if image is None:
-            raise RuntimeError(f"{sequence} frame {number} cannot be read")
+    """(1-based number, BGR frame at ``size``) of the stretch (``new_user_check.read_frames``)."""
+    images = read_frames(DATA / sequence, first, last - first + 1)
+    for number, image in enumerate(images, start=first):
         if (image.shape[1], image.shape[0]) != size:
             image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         yield number, image

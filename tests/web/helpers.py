@@ -117,6 +117,16 @@ def fetch(
         return Reply(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
 
 
+class Clock:
+    """A hand-moved monotonic clock, seconds."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @dataclass(frozen=True)
 class SeededEvidence:
     """Episodes written into an evidence store before a test (ids by what they test)."""

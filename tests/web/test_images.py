@@ -10,16 +10,7 @@ import pytest
 
 from safetymon.web.images import ImageCache, encode
 from tests.conftest import SHARED_DATA
-
-
-class Clock:
-    """A hand-moved monotonic clock, seconds."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.web.helpers import Clock
 
 
 def test_reuses_an_image_within_the_interval() -> None:

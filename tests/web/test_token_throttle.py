@@ -8,14 +8,7 @@ import logging
 import pytest
 
 from safetymon.web.security import TokenThrottle
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.web.helpers import Clock
 
 
 def test_each_failure_doubles_the_wait_up_to_the_cap() -> None:
