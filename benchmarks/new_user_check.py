@@ -6,7 +6,9 @@ with nothing tuned to the footage (safetymon/perception/new_user_site.py):
 1. resize the frames to ``--size`` and fit the floor homography with plain
    ``cv2.findHomography`` (method 0, sign as returned) on every ground-truth foot point of
    the replayed frames (box bottom-centre → world x, y). Sequences without world positions
-   (TUD-Campus) get a nominal 1 cm/px homography and no zones: detection only;
+   (TUD-Campus) get them from a level camera fitted to the ground-truth box heights
+   (``estimate_floor_from_heights``: 1.7 m people, a 60° lens), then the same procedure
+   (without enough whole boxes: a nominal 1 cm/px homography and no zones, detection only);
 2. place a 3 m protective square where the ground-truth feet are densest and a warning
    square 1 m wider around it;
 3. write the site YAML (no ``detector`` key: the default detector) and the frames as a video
@@ -35,6 +37,7 @@ import json
 import math
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -46,12 +49,16 @@ sys.path.insert(0, str(REPO))
 
 from safetymon.config.cameras import DetectorConfig  # noqa: E402
 from safetymon.perception.evaluation import (  # noqa: E402
+    GroundTruthBox,
+    foot_pixel,
     load_mot_ground_truth,
     scale_ground_truth,
     score_replay_records,
 )
 from safetymon.perception.new_user_site import (  # noqa: E402
+    HeightFloorEstimate,
     encode_video,
+    estimate_floor_from_heights,
     fit_floor_homography,
     ground_truth_feet,
     place_zones,
@@ -131,6 +138,15 @@ def run_check(
     numbers = range(start, start + len(frames))
     truth = scale_ground_truth(load_mot_ground_truth(folder / "gt" / "gt.txt"), scale_x, scale_y)
     feet = ground_truth_feet(truth, numbers)
+    estimate = None
+    if len(feet.pixels) < 4:  # boxes only: a level camera fitted to the box heights
+        try:
+            estimate, _ = estimate_floor_from_heights(truth, numbers, size)
+        except ValueError as error:  # too few boxes, no level camera: detection only
+            print(f"no floor from box heights ({error}): detection only", file=sys.stderr)
+        else:
+            truth = with_estimated_world(truth, estimate)
+            feet = ground_truth_feet(truth, numbers)
     out_dir.mkdir(parents=True, exist_ok=True)
     tag = f"{name}-{size[0]}x{size[1]}-{start}-{start + len(frames) - 1}"
     video = out_dir / f"{tag}.mp4"
@@ -162,6 +178,11 @@ def run_check(
             "floor_homography = cv2.findHomography(GT foot pixels, GT world, 0) as returned"
             if with_floor
             else "no world positions: nominal 1 cm/px homography, no zones"
+        )
+        + (
+            f"\nworld positions estimated from box heights: {estimate}"
+            if estimate is not None
+            else ""
         ),
     )
     out = out_dir / f"{tag}.jsonl"
@@ -192,6 +213,15 @@ def run_check(
         "codec": codec,
         "detector": DetectorConfig().kind,
         "reference_median": reference_median,
+        "world_from": "box heights" if estimate is not None else "ground truth",
+        "height_fit": None
+        if estimate is None
+        else {
+            "horizon_row_px": estimate.horizon_row_px,
+            "camera_height_m": estimate.camera_height_m,
+            "focal_px": estimate.focal_px,
+            "fit_rms_px": estimate.fit_rms_px,
+        },
         "homography_w_positive": w_positive,
         "homography_fit_rms_m": fit_rms,
         "zone": protective["polygon"] if protective else None,
@@ -211,6 +241,21 @@ def run_check(
         "replay_summary": completed.stdout.strip().splitlines()[-1:],
     }
     return row
+
+
+def with_estimated_world(
+    truth: dict[int, list[GroundTruthBox]], estimate: HeightFloorEstimate
+) -> dict[int, list[GroundTruthBox]]:
+    """The ground truth with every box's world xy set from ``estimate`` (foot pixel)."""
+    return {
+        frame: [
+            replace(
+                row, world_xy=tuple(float(v) for v in estimate.world(foot_pixel(row.box_ltwh))[0])
+            )
+            for row in rows
+        ]
+        for frame, rows in truth.items()
+    }
 
 
 def _f(value: float, digits: int = 3) -> str:

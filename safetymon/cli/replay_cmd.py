@@ -30,7 +30,7 @@ from safetymon.config.zones import IDENTIFIER_PATTERN
 from safetymon.evidence.store import StoreError
 from safetymon.monitor.camera_pipeline import CameraPipeline
 from safetymon.monitor.evidence_hook import EvidenceRecorder
-from safetymon.monitor.perception_setup import build_pipelines
+from safetymon.monitor.perception_setup import build_pipelines, camera_far_limit
 from safetymon.monitor.replay import Reader, replay, step_record
 from safetymon.perception.detectors.base import DetectorError
 from safetymon.perception.detectors.foreground import build_reference
@@ -173,7 +173,9 @@ def _detections_pipelines(
     for camera in config.cameras:
         if camera.id in cameras:
             mapper = FloorMapper.from_camera_config(camera, base_dir, site_file=str(site_file))
-            pipelines[camera.id] = CameraPipeline(camera.id, RecordedDetector(), mapper)
+            pipelines[camera.id] = CameraPipeline(
+                camera.id, RecordedDetector(), mapper, far_limit=camera_far_limit(camera, mapper)
+            )
     return pipelines
 
 

@@ -22,6 +22,7 @@ from safetymon.perception.detectors.base import (
     Detector,
     DetectorError,
 )
+from safetymon.perception.far_range import FarLimit
 from safetymon.perception.mapping import FloorMapper
 from safetymon.perception.tracking import FloorObservation
 
@@ -49,6 +50,9 @@ class FrameResult:
         detect_s: wall time spent detecting and mapping, seconds.
         map_s: the floor-mapping part of ``detect_s``, seconds.
         robot_dropped: detections dropped because they lay on the robot's silhouette.
+        beyond_range: indices of detections not placed because they can only be a person
+            beyond the camera's far range (``safetymon.perception.far_range``): reported,
+            not a fault.
     """
 
     camera_id: str
@@ -63,6 +67,7 @@ class FrameResult:
     detect_s: float = 0.0
     map_s: float = 0.0
     robot_dropped: int = 0
+    beyond_range: tuple[int, ...] = ()
 
     def split_fault(self) -> tuple[str | None, str | None]:
         """This frame's fault as (camera fault, detector fault), for `CameraStatus`."""
@@ -83,6 +88,10 @@ class CameraPipeline:
             whose box is at least ``robot_overlap_drop`` covered by it is dropped (it is the
             robot; HOG and YOLO can take an arm for a person).
         robot_overlap_drop: fraction of a box on the robot beyond which it is dropped.
+        far_limit: the camera's far range (``safetymon.perception.far_range``), or None: an
+            unplaceable detection small enough to be only a person beyond it is counted in
+            ``FrameResult.beyond_range`` instead of making the frame a fault. Without one
+            every unplaceable detection is a fault.
     """
 
     def __init__(
@@ -92,12 +101,14 @@ class CameraPipeline:
         mapper: FloorMapper,
         ignore_mask: MaskSource | None = None,
         robot_overlap_drop: float = 0.6,
+        far_limit: FarLimit | None = None,
     ) -> None:
         self.camera_id = camera_id
         self.detector = detector
         self.mapper = mapper
         self._ignore_mask = ignore_mask
         self.robot_overlap_drop = robot_overlap_drop
+        self.far_limit = far_limit
 
     def process(self, frame: np.ndarray, capture_s: float) -> FrameResult:
         """Detect and place the people of one frame. Never raises."""
@@ -183,9 +194,15 @@ class CameraPipeline:
         xy, uncertainty, radius = self.mapper.footprints(boxes, keypoints, foot_sigma)
         observations = []
         unplaceable = []
+        beyond_range = []
+        far = (
+            self.far_limit.beyond(boxes)
+            if self.far_limit is not None and keypoints is None
+            else np.zeros(len(detections), dtype=bool)
+        )  # ankles, when given, are the feet: the box bottom says nothing then
         for index, detection in enumerate(detections):
             if not (np.all(np.isfinite(xy[index])) and np.isfinite(uncertainty[index])):
-                unplaceable.append(index)
+                (beyond_range if far[index] else unplaceable).append(index)
                 continue
             observations.append(
                 FloorObservation(
@@ -219,6 +236,7 @@ class CameraPipeline:
             fault,
             time.perf_counter() - started,
             time.perf_counter() - mapping,
+            beyond_range=tuple(beyond_range),
         )
 
 

@@ -18,10 +18,12 @@ from safetymon.config.site import SiteConfig
 from safetymon.monitor.camera_pipeline import CameraPipeline, MaskSource
 from safetymon.perception.detectors.base import DetectorError
 from safetymon.perception.detectors.factory import build_detector, load_reference
+from safetymon.perception.far_range import FarLimit, far_limit
 from safetymon.perception.mapping import FloorMapper
 from safetymon.perception.person_scale import (
     HogBandPlan,
     PersonScaleError,
+    camera_model,
     hog_bands,
     plan_person_scale,
 )
@@ -70,7 +72,10 @@ def camera_reference(
 
 
 def camera_hog_plan(
-    config: SiteConfig, camera: CameraConfig, index: int, mapper: FloorMapper,
+    config: SiteConfig,
+    camera: CameraConfig,
+    index: int,
+    mapper: FloorMapper,
     site_file: Path | None,
 ) -> HogBandPlan | None:
     """The camera's HOG crops when ``detector.hog.scales`` is auto and hog runs, else None.
@@ -93,6 +98,20 @@ def camera_hog_plan(
             f"camera {camera.id!r}: detector.hog.scales is auto but its scales cannot be "
             f"planned: {exc}",
         ) from exc  # fmt: skip
+
+
+def camera_far_limit(camera: CameraConfig, mapper: FloorMapper) -> FarLimit | None:
+    """The camera's far range limit, or None when its camera cannot be modelled.
+
+    None (no image size, a homography whose focal length cannot be estimated and no
+    ``camera_height_m``) keeps the strict rule: every detection that cannot be placed on the
+    floor makes the frame a fault.
+    """
+    try:
+        model = camera_model(mapper, camera.camera_height_m)
+        return far_limit(mapper, model, camera.person_height_m)
+    except (PersonScaleError, ValueError):
+        return None
 
 
 def build_pipelines(
@@ -147,5 +166,6 @@ def build_pipelines(
             mapper,
             ignore_masks.get(camera.id),
             robot_overlap_drop=config.detector.robot_overlap_drop,
+            far_limit=camera_far_limit(camera, mapper),
         )
     return pipelines

@@ -129,8 +129,10 @@ def step_record(step: ReplayStep) -> dict:
     "confidence", "label", "floor": [x, y]}], "humans": [{"track_id", "floor": [x, y],
     "velocity": [vx, vy], "radius_m", "uncertainty_m"}], "zones": {zone id: bool},
     "decision": {"state", "speed_scale", "reasons": [names]}}``; pixels, metres, m/s,
-    seconds. A detection that could not be placed has ``"floor": null``; a faulty frame
-    adds ``"faults": {camera: detail}``.
+    seconds. A detection that could not be placed has ``"floor": null`` (and
+    ``"beyond_range": true`` when it can only be a person beyond the camera's far range, which
+    is not a fault: ``safetymon.perception.far_range``); a faulty frame adds
+    ``"faults": {camera: detail}``.
     """
     detections = []
     faults = {}
@@ -140,15 +142,16 @@ def step_record(step: ReplayStep) -> dict:
         for number, detection in enumerate(frame.detections):
             xy = frame.floor_xy[number]
             placed = bool(xy[0] == xy[0] and xy[1] == xy[1])
-            detections.append(
-                {
-                    "camera": frame.camera_id,
-                    "box": [round(float(v), 2) for v in detection.box_ltwh],
-                    "confidence": round(float(detection.confidence), 4),
-                    "label": detection.label,
-                    "floor": [round(float(xy[0]), 4), round(float(xy[1]), 4)] if placed else None,
-                }
-            )
+            item = {
+                "camera": frame.camera_id,
+                "box": [round(float(v), 2) for v in detection.box_ltwh],
+                "confidence": round(float(detection.confidence), 4),
+                "label": detection.label,
+                "floor": [round(float(xy[0]), 4), round(float(xy[1]), 4)] if placed else None,
+            }
+            if number in frame.beyond_range:
+                item["beyond_range"] = True
+            detections.append(item)
     humans = step.humans
     people = [
         {

@@ -69,6 +69,110 @@ def ground_truth_feet(
     )
 
 
+@dataclass(frozen=True)
+class HeightFloorEstimate:
+    """A level pinhole camera fitted to ground-truth box heights (footage without world xy).
+
+    With no roll and a level floor, a person of height ``H`` whose feet are at image row
+    ``v_f`` and whose box is ``h`` pixels tall satisfies ``v_f = v_0 + (C / H) h``: the
+    horizon row ``v_0`` and the camera height ``C`` follow from a straight-line fit of foot row
+    on box height over every box. The focal length is not observable this way and is
+    assumed from a horizontal field of view. A foot pixel (u, v) is then at depth
+    ``Z = f C / (v - v_0)`` and lateral ``X = (u - c_x) Z / f`` (metres, X right, Z ahead).
+
+    Attributes:
+        horizon_row_px: fitted ``v_0`` (pixels, y down).
+        camera_height_m: fitted ``C`` for people ``person_height_m`` tall.
+        focal_px: assumed focal length (pixels).
+        principal_u_px: ``c_x``, the image's centre column (pixels).
+        fit_rms_px: RMS residual of the foot-row fit (pixels).
+        person_height_m: the assumed height of every person (metres).
+    """
+
+    horizon_row_px: float
+    camera_height_m: float
+    focal_px: float
+    principal_u_px: float
+    fit_rms_px: float
+    person_height_m: float
+
+    def floor_to_image(self) -> np.ndarray:
+        """3x3 homography from floor (X, Z, 1), metres, to image pixels (u, v, 1)."""
+        f, c = self.focal_px, self.camera_height_m
+        return np.array(
+            [[f, self.principal_u_px, 0.0], [0.0, self.horizon_row_px, f * c], [0.0, 1.0, 0.0]]
+        )
+
+    def world(self, pixels: np.ndarray) -> np.ndarray:
+        """Floor (X, Z) metres of foot pixels (N, 2); NaN at or above the horizon."""
+        pixels = np.asarray(pixels, dtype=float).reshape(-1, 2)
+        below = pixels[:, 1] - self.horizon_row_px
+        depth = np.where(below > 0, self.focal_px * self.camera_height_m / below, np.nan)
+        lateral = (pixels[:, 0] - self.principal_u_px) * depth / self.focal_px
+        return np.c_[lateral, depth]
+
+
+def estimate_floor_from_heights(
+    truth: dict[int, list[GroundTruthBox]],
+    frames: Iterable[int] | None,
+    image_size: tuple[int, int],
+    person_height_m: float = 1.7,
+    hfov_deg: float = 60.0,
+) -> tuple[HeightFloorEstimate, FootPoints]:
+    """Fit a level camera to the ground-truth boxes and give every box's estimated floor xy.
+
+    For footage whose ground truth has boxes but no world positions (TUD-Campus): the
+    geometry is an estimate (every person ``person_height_m`` tall, a ``hfov_deg`` lens), so
+    the floor errors scored against it measure the detector's foot pixels, not a survey.
+    Only boxes wholly inside the image are fitted (a box cut by the border has no true
+    height).
+
+    Raises:
+        ValueError: fewer than 4 usable boxes, or a fit with the horizon below the feet or a
+            non-positive camera height.
+    """
+    width, height = image_size
+    wanted = sorted(truth) if frames is None else [f for f in frames if f in truth]
+    boxes = np.array(
+        [row.box_ltwh for frame in wanted for row in truth[frame] if row.considered],
+        dtype=float,
+    ).reshape(-1, 4)
+    inside = (
+        (boxes[:, 0] >= 0)
+        & (boxes[:, 1] >= 0)
+        & (boxes[:, 0] + boxes[:, 2] <= width)
+        & (boxes[:, 1] + boxes[:, 3] <= height)
+        & (boxes[:, 3] > 0)
+    )
+    fitted = boxes[inside]
+    if len(fitted) < 4:
+        raise ValueError(f"need >= 4 whole ground-truth boxes to fit a camera, got {len(fitted)}")
+    foot_rows = fitted[:, 1] + fitted[:, 3]
+    design = np.c_[np.ones(len(fitted)), fitted[:, 3]]
+    (horizon, slope), *_ = np.linalg.lstsq(design, foot_rows, rcond=None)
+    residual = foot_rows - design @ np.array([horizon, slope])
+    if not (slope > 0 and horizon < foot_rows.min()):
+        raise ValueError(
+            f"box heights give no level camera (horizon row {horizon:.1f}, camera height "
+            f"{slope * person_height_m:.2f} m)"
+        )
+    estimate = HeightFloorEstimate(
+        horizon_row_px=float(horizon),
+        camera_height_m=float(slope * person_height_m),
+        focal_px=float((width / 2.0) / np.tan(np.radians(hfov_deg) / 2.0)),
+        principal_u_px=(width - 1) / 2.0,
+        fit_rms_px=float(np.sqrt(np.mean(residual**2))),
+        person_height_m=person_height_m,
+    )
+    pixels = np.array(
+        [foot_pixel(row.box_ltwh) for frame in wanted for row in truth[frame] if row.considered],
+        dtype=float,
+    ).reshape(-1, 2)
+    world = estimate.world(pixels)
+    keep = np.all(np.isfinite(world), axis=1)
+    return estimate, FootPoints(pixels[keep], world[keep])
+
+
 def fit_floor_homography(feet: FootPoints) -> np.ndarray:
     """``cv2.findHomography(pixels, world, 0)`` exactly as returned (no sign or scale fix).
 

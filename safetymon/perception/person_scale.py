@@ -355,7 +355,9 @@ class PersonScalePlan:
 
     def expected_height_px(self, foot_uv: np.ndarray, mapper: FloorMapper) -> np.ndarray:
         """(N, 2) expected pixel heights (shortest, tallest person) at raw foot pixels (N, 2)."""
-        return _heights(self.camera, mapper, np.asarray(foot_uv, float), self.person_height_m)
+        return person_heights_px(
+            self.camera, mapper, np.asarray(foot_uv, float), self.person_height_m
+        )
 
     def describe(self) -> str:
         """One line per band: rows, columns, expected height range."""
@@ -370,10 +372,13 @@ class PersonScalePlan:
         return "\n".join(lines)
 
 
-def _heights(
+def person_heights_px(
     camera: CameraModel, mapper: FloorMapper, feet_uv: np.ndarray, heights_m: tuple[float, float]
 ) -> np.ndarray:
-    """Pixel heights (N, 2) of the shortest and tallest person standing on raw feet pixels."""
+    """Pixel heights (N, 2) of the shortest and tallest person standing on raw foot pixels.
+
+    NaN where a foot pixel does not map to the floor (at or above the horizon).
+    """
     floor = mapper.image_to_floor(feet_uv)
     result = np.full((len(feet_uv), 2), np.nan)
     foot = camera.project(np.c_[floor, np.zeros(len(floor))])
@@ -417,7 +422,8 @@ def plan_person_scale(
     rows = np.arange(height, dtype=float)
     columns = np.linspace(0.0, width - 1.0, column_samples)
     feet = np.stack(np.meshgrid(columns, rows), axis=-1).reshape(-1, 2)
-    heights = _heights(camera, mapper, feet, person_height_m).reshape(height, column_samples, 2)
+    heights = person_heights_px(camera, mapper, feet, person_height_m)
+    heights = heights.reshape(height, column_samples, 2)
     jacobian = mapper.jacobian(feet).reshape(height, column_samples, 2, 2)
     finite = np.all(np.isfinite(jacobian), axis=(2, 3))
     scale = np.full(finite.shape, np.inf)  # metres per pixel in the worst direction
