@@ -3,8 +3,10 @@
 ``config check`` validates the file, then builds every camera's floor mapping (calibration
 files included) and its floor footprint (``safetymon.perception.floor_footprint``): a
 mapping that cannot place anyone (no floor in view, singular or ill-conditioned, mirrored
-floor frame, ...) is an error (exit 2) naming file, camera field and reason; a zone that lies
-completely outside every camera's footprint is a warning.
+floor frame, ...) is an error (exit 2) naming file, camera field and reason, and so is a
+robot-state key file that cannot be loaded; a zone that lies completely outside every
+camera's footprint is a warning, and so is a link that is unauthenticated and reachable
+beyond this host (``safetymon.config.links``).
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from pathlib import Path
 
 import shapely
 
+from safetymon.config.links import state_input_summary, unauthenticated_link_warnings
 from safetymon.config.loader import ConfigError, ConfigIssue, config_hash, load_site_config
 from safetymon.config.site import SiteConfig
 from safetymon.geometry.ssm import protective_separation_distance, stopping_for
+from safetymon.monitor.input_keys import load_state_input_keys
 from safetymon.perception.floor_footprint import FloorFootprint, floor_footprint
 from safetymon.perception.mapping import FloorMapper
 
@@ -41,6 +45,7 @@ def run_check(args: argparse.Namespace) -> int:
     try:
         config = load_site_config(args.file)
         footprints = camera_footprints(config, args.file)
+        load_state_input_keys(config, Path(args.file).parent, Path(args.file))
     except ConfigError as error:
         for issue in error.issues:
             print(f"error: {issue}", file=sys.stderr)
@@ -50,6 +55,8 @@ def run_check(args: argparse.Namespace) -> int:
     print(summarize(config, args.file, footprints))
     for warning in footprint_warnings(config, args.file, footprints):
         print(f"warning: {warning}", file=sys.stderr)
+    for warning in unauthenticated_link_warnings(config):
+        print(f"warning: {args.file}: {warning}", file=sys.stderr)
     return 0
 
 
@@ -178,7 +185,8 @@ def summarize(
             f"  {robot.id:<16} v_max={robot.max_speed_mps} m/s, {stopping}{envelope}\n"
             f"  {'':<16} S_p={fresh:.2f} m with fresh inputs, worst-case "
             f"S_p={robot_separation_m(config, index):.2f} m with inputs at their age "
-            f"limits (camera {camera_s * 1000:.0f} ms + state {state_s * 1000:.0f} ms)"
+            f"limits (camera {camera_s * 1000:.0f} ms + state {state_s * 1000:.0f} ms)\n"
+            f"  {'':<16} {state_input_summary(config, index)}"
         )
     lines.append(f"zones ({len(config.zones)}):")
     for zone in config.zones:

@@ -44,6 +44,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sim.add_argument(
         "--no-velocities", action="store_true", help="leave velocities out of the messages"
     )
+    sim.add_argument(
+        "--curve-secret-key",
+        metavar="FILE",
+        help="the controller's .key_secret: publish as the CURVE server (state_input."
+        "curve_server_key_file holds its .key)",
+    )
+    sim.add_argument("--hmac-key", metavar="FILE", help="shared .hmac key: tag every serial line")
     sim.set_defaults(func=run_sim)
     listen = subparsers.add_parser(
         "robot-listen", help="receive a site's robot states and print snapshots and counters"
@@ -112,20 +119,30 @@ def run_sim(args: argparse.Namespace) -> int:
         return _error(f"robot {robot_id}: {error}", 2)
     state_input = robot.state_input
     zmq_input = state_input if isinstance(state_input, ZmqStateInputConfig) else None
+    from safetymon.signals.keys import KeyFileError, load_hmac_key, load_keypair
+
+    try:
+        curve_keys = load_keypair(args.curve_secret_key) if args.curve_secret_key else None
+        hmac_key = load_hmac_key(args.hmac_key) if args.hmac_key else None
+    except KeyFileError as error:
+        return _error(f"--curve-secret-key / --hmac-key: {error}", 2)
+    if hmac_key is not None and not args.serial:
+        return _error("--hmac-key tags serial lines: give --serial (ZeroMQ uses CURVE)", 2)
     try:
         if args.serial:
             sender: ZmqStateSender | SerialStateSender = SerialStateSender(
-                args.serial, args.baudrate
+                args.serial, args.baudrate, hmac_key=hmac_key
             )
-            where = f"serial {args.serial}"
+            where = f"serial {args.serial}" + (" (HMAC)" if hmac_key else "")
         else:
             endpoint = args.endpoint or (zmq_input.endpoint if zmq_input else None)
             if endpoint is None:
                 return _error("--endpoint or --serial needed: the robot's input is serial", 2)
             bind = not (args.connect or (zmq_input is not None and zmq_input.bind))
             topic = zmq_input.topic if zmq_input else "robot_state"
-            sender = ZmqStateSender(endpoint, topic, bind=bind)
+            sender = ZmqStateSender(endpoint, topic, bind=bind, curve_keys=curve_keys)
             where = f"{'bound' if bind else 'connected'} {sender.endpoint} topic {topic!r}"
+            where += " (CURVE server)" if curve_keys else ""
     except OSError as error:
         return _error(str(error), 1)
     stop = threading.Event()
@@ -158,9 +175,18 @@ def run_listen(args: argparse.Namespace) -> int:
         store = RobotStateStore(config.robots, Path(args.config).parent)
     except ValueError as error:
         return _error(str(error), 2)
+    from safetymon.config.loader import ConfigError
+    from safetymon.monitor.input_keys import load_state_input_keys
+
     try:
-        receivers = start_receivers(store, [(r.id, r.state_input) for r in config.robots])
-    except OSError as error:
+        keys = load_state_input_keys(config, Path(args.config).parent, Path(args.config))
+    except ConfigError as error:
+        for issue in error.issues:
+            print(f"error: {issue}", file=sys.stderr)
+        return 2
+    try:
+        receivers = start_receivers(store, [(r.id, r.state_input) for r in config.robots], keys)
+    except (OSError, ValueError) as error:
         return _error(str(error), 1)
     stop = threading.Event()
     _stop_on_signals(stop)

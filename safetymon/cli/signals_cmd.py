@@ -62,15 +62,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pub.add_argument("--curve-secret-key", metavar="FILE", help="publisher's .key_secret file")
     pub.set_defaults(func=run_publish)
 
-    keys = subparsers.add_parser("keys", help="CURVE key pairs for the ZeroMQ safety channel")
+    keys = subparsers.add_parser(
+        "keys", help="CURVE key pairs (safety channel, robot-state input) and HMAC keys"
+    )
     key_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
-    gen = key_commands.add_parser("generate", help="write NAME.key and NAME.key_secret")
+    gen = key_commands.add_parser(
+        "generate", help="write NAME.key and NAME.key_secret (or NAME.hmac with --hmac)"
+    )
     gen.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    gen.add_argument("--name", default="safetymon", help="file name stem (default safetymon)")
+    gen.add_argument("--name", help="file name stem (default safetymon; robot-state with --hmac)")
+    gen.add_argument(
+        "--hmac",
+        action="store_true",
+        help="a shared HMAC-SHA256 key for a serial robot-state input (hw/ROBOT_STATE.md)",
+    )
     gen.add_argument(
         "--force",
         action="store_true",
-        help="replace an existing pair (every controller then needs the new public key)",
+        help="replace an existing key (every other end then needs the new key)",
     )
     gen.set_defaults(func=run_keys_generate)
 
@@ -259,17 +268,31 @@ def run_publish(args: argparse.Namespace) -> int:
 
 # -- keys ------------------------------------------------------------------------------------
 def run_keys_generate(args: argparse.Namespace) -> int:
-    """Write a CURVE key pair."""
-    from safetymon.signals.keys import KeyFileError, KeyFileExistsError, generate_keypair
+    """Write a CURVE key pair, or with ``--hmac`` a shared HMAC key."""
+    from safetymon.signals.keys import (
+        KeyFileError,
+        KeyFileExistsError,
+        generate_hmac_key,
+        generate_keypair,
+    )
 
     try:
-        public, secret = generate_keypair(Path(args.out), args.name, overwrite=args.force)
+        if args.hmac:
+            name = args.name or "robot-state"
+            shared = generate_hmac_key(Path(args.out), name, overwrite=args.force)
+        else:
+            public, secret = generate_keypair(
+                Path(args.out), args.name or "safetymon", overwrite=args.force
+            )
     except KeyFileExistsError as exc:
         return _fail("keys generate", _InputError(f"--out: {exc}"), 2)
     except KeyFileError as exc:
         return _fail("keys generate", _InputError(f"--name: {exc}"), 2)
     except OSError as exc:
         return _fail("keys generate", _InputError(f"--out {args.out!r}: {exc}"), 2)
-    print(f"public key (give to controllers): {public}")
-    print(f"secret key (keep on the monitor): {secret}")
+    if args.hmac:
+        print(f"shared HMAC key (copy to the other end of the link only): {shared}")
+        return 0
+    print(f"public key (give to the other end: controllers, or the monitor): {public}")
+    print(f"secret key (keep on the CURVE server: the monitor, or the robot): {secret}")
     return 0

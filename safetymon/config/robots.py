@@ -176,6 +176,16 @@ class ZmqStateInputConfig(_StateInputBase):
         False, description="Bind the SUB socket (default: connect to the controller's PUB)."
     )
     topic: str = Field("robot_state", max_length=255, description="Subscription topic.")
+    curve_server_key_file: str | None = Field(
+        None,
+        title="CURVE server key file",
+        description=(
+            "The controller publisher's public `.key` file (from `safetymon keys generate`; "
+            "relative paths from the site file's folder): enables CURVE. The controller's PUB "
+            "socket is the CURVE server holding the matching `.key_secret`, so only it can "
+            "deliver robot states; without it anyone who reaches the endpoint can."
+        ),
+    )
 
 
 class SerialStateInputConfig(_StateInputBase):
@@ -184,6 +194,16 @@ class SerialStateInputConfig(_StateInputBase):
     kind: Literal["serial"]
     port: str = Field(min_length=1, description="Serial port or pyserial URL.")
     baudrate: int = Field(115200, gt=0, le=4_000_000, description="Baud rate, bit/s.")
+    hmac_key_file: str | None = Field(
+        None,
+        title="HMAC key file",
+        description=(
+            "A shared key file (`safetymon keys generate --hmac`; relative paths from the "
+            "site file's folder, owner-only permissions): every line must then be "
+            "`HMAC-SHA256 hex, one space, JSON` (hw/ROBOT_STATE.md); lines without a valid "
+            "tag are refused as unauthenticated."
+        ),
+    )
 
 
 def _input_kind(value: Any) -> Any:

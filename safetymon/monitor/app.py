@@ -35,6 +35,7 @@ from safetymon.geometry import kernels
 from safetymon.monitor.camera_pipeline import FrameResult
 from safetymon.monitor.decision_loop import CycleRecord, DecisionLoop
 from safetymon.monitor.evidence_hook import EvidenceRecorder
+from safetymon.monitor.input_keys import load_state_input_keys
 from safetymon.monitor.metrics import MonitorMetrics
 from safetymon.monitor.outputs import SignalOutputs
 from safetymon.monitor.perception_hub import FrameTiming, PerceptionHub
@@ -121,6 +122,7 @@ class Monitor:
         self._opencv_threads_before: int | None = None
         engine = DecisionEngine(compile_site(config))
         self.site_file: Path | None = None
+        self.input_keys: dict[str, bytes] = {}  # robot-state input keys, by configured file
         self.zone_changes = ZoneChanges(
             config,
             record=recorder.writer.record if recorder is not None else None,
@@ -169,6 +171,7 @@ class Monitor:
             raise ConfigError(
                 [ConfigIssue(str(site_file or "<site>"), "robots", str(exc), None, False)]
             ) from exc
+        input_keys = load_state_input_keys(config, base_dir, site_file)
         mappers = dict(parts.mappers or {})
         for camera in config.cameras:
             if camera.id not in mappers:
@@ -233,6 +236,7 @@ class Monitor:
         status = StatusLine(parts.status_stream) if parts.status_stream is not None else None
         monitor = cls(config, hub, robots, outputs, recorder, metrics, status, parts.listeners)
         monitor.site_file = site_file
+        monitor.input_keys = input_keys
         if metrics is not None:
             try:
                 monitor.metrics_port = metrics.serve(
@@ -261,10 +265,12 @@ class Monitor:
         kernels.warm_up()
         try:
             self._receivers = start_receivers(
-                self.robots, [(r.id, r.state_input) for r in self.config.robots]
+                self.robots, [(r.id, r.state_input) for r in self.config.robots], self.input_keys
             )
-        except OSError:
+        except (OSError, ValueError) as error:
             self.close_outputs_and_evidence(reason="robot state input could not be opened")
+            if isinstance(error, ValueError):  # a key not loaded: still a refusal, exit 1
+                raise OSError(f"robot state input: {error}") from error
             raise
         self.loop.start()
         deadline = time.monotonic() + robot_state_wait_s

@@ -8,23 +8,39 @@ raise at start (refuse to start).
 
 ZeroMQ wire form: two frames, ``[topic, JSON]`` (subscription on the topic frame). Serial wire
 form: one JSON message per line, ``\\n``-terminated, UTF-8.
+
+Authentication (hw/ROBOT_STATE.md): a ZeroMQ input given the controller's CURVE public key is
+a CURVE client, so only a publisher holding the matching secret key can deliver states (a
+failed handshake is counted ``unauthenticated`` and logged); a serial input given a shared
+HMAC key takes only lines ``TAG SP JSON`` whose tag verifies (``robot.authentication``), and
+refused lines are signs of a second sender in the store.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import serial
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from safetymon.config.robots import SerialStateInputConfig, ZmqStateInputConfig
+from safetymon.robot.authentication import UnauthenticatedError, verify_line
 from safetymon.robot.messages import MAX_MESSAGE_BYTES
 from safetymon.robot.store import Rejection, RobotStateStore
 
 POLL_S = 0.05
+HANDSHAKE_LOG_INTERVAL_S = 10.0
+"""A failing CURVE handshake is logged at most this often (it repeats at every reconnect)."""
+_HANDSHAKE_FAILURES = (
+    zmq.EVENT_HANDSHAKE_FAILED_AUTH
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+)
 log = logging.getLogger(__name__)
 
 
@@ -102,9 +118,12 @@ class ZmqStateReceiver(_ReceiverThread):
         config: endpoint, connect or bind, topic.
         robot_ids: robots served by this endpoint (messages for others: ``unknown_robot``).
         context: ZeroMQ context (default: the process's shared instance).
+        curve_server_key: the controller publisher's Z85 CURVE public key (40 bytes), or
+            None: without it the input is unauthenticated.
 
     Raises:
-        OSError: the endpoint cannot be bound or connected.
+        OSError: the endpoint cannot be bound or connected, or CURVE is asked of a libzmq
+            without it.
     """
 
     name = "safetymon-robot-zmq"
@@ -115,22 +134,32 @@ class ZmqStateReceiver(_ReceiverThread):
         config: ZmqStateInputConfig,
         robot_ids: Sequence[str],
         context: zmq.Context | None = None,
+        curve_server_key: bytes | None = None,
     ) -> None:
         """Open the SUB socket now so that a bad endpoint fails before the thread starts."""
         super().__init__(store, robot_ids)
         self.config = config
+        self.authenticated = curve_server_key is not None
+        if self.authenticated and not zmq.has("curve"):
+            raise OSError("state_input.curve_server_key_file: this libzmq has no CURVE")
         self._sock = (context or zmq.Context.instance()).socket(zmq.SUB)
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.setsockopt(zmq.RCVHWM, 1000)
         self._sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES + 1024)
         self._sock.setsockopt(zmq.SUBSCRIBE, config.topic.encode())
+        self._monitor: zmq.Socket | None = None
+        self._handshake_logged_s = -float("inf")
+        if curve_server_key is not None:
+            self._sock.curve_serverkey = curve_server_key
+            self._sock.curve_publickey, self._sock.curve_secretkey = zmq.curve_keypair()
+            self._monitor = self._sock.get_monitor_socket(_HANDSHAKE_FAILURES)
         try:
             if config.bind:
                 self._sock.bind(config.endpoint)
             else:
                 self._sock.connect(config.endpoint)
         except zmq.ZMQError as error:
-            self._sock.close(0)
+            self._release()
             raise OSError(f"state_input.endpoint {config.endpoint!r}: {error}") from error
         self.endpoint: str = (
             self._sock.getsockopt_string(zmq.LAST_ENDPOINT) if config.bind else config.endpoint
@@ -139,9 +168,14 @@ class ZmqStateReceiver(_ReceiverThread):
     def _run(self) -> None:
         poller = zmq.Poller()
         poller.register(self._sock, zmq.POLLIN)
+        if self._monitor is not None:
+            poller.register(self._monitor, zmq.POLLIN)
         topic = self.config.topic.encode()
         while not self._stop.is_set():
-            if not poller.poll(POLL_S * 1000):
+            events = dict(poller.poll(POLL_S * 1000))
+            if self._monitor is not None and self._monitor in events:
+                self._drain_handshake_failures(self._monitor)
+            if self._sock not in events:
                 continue
             while True:
                 try:
@@ -158,7 +192,30 @@ class ZmqStateReceiver(_ReceiverThread):
                     continue
                 self._deliver(frames[1], arrival)
 
+    def _drain_handshake_failures(self, monitor: zmq.Socket) -> None:
+        """Count (and now and then log) each failed CURVE handshake: a wrong publisher."""
+        while True:
+            try:
+                event = recv_monitor_message(monitor, zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            detail = (
+                f"CURVE handshake with {event['endpoint'].decode(errors='replace')} failed "
+                f"(event {event['event']}, code {event['value']}): the publisher there does "
+                "not hold the controller's secret key"
+            )
+            self.store.reject(self.robot_ids, Rejection.UNAUTHENTICATED, detail)
+            now = time.monotonic()
+            if now - self._handshake_logged_s >= HANDSHAKE_LOG_INTERVAL_S:
+                self._handshake_logged_s = now
+                log.warning("robots %s: %s", self.robot_ids, detail)
+
     def _release(self) -> None:
+        if self._monitor is not None:
+            with contextlib.suppress(zmq.ZMQError):  # the socket may be closed already
+                self._sock.disable_monitor()
+            self._monitor.close(0)
+            self._monitor = None
         self._sock.close(0)
 
 
@@ -169,6 +226,8 @@ class SerialStateReceiver(_ReceiverThread):
         store: where accepted states go.
         config: port (name or pyserial URL) and baud rate.
         robot_ids: robots served by this port.
+        hmac_key: the shared HMAC-SHA256 key, or None: with it only lines ``TAG SP JSON``
+            whose tag verifies are taken (``robot.authentication``).
 
     Raises:
         OSError: the port cannot be opened.
@@ -177,11 +236,17 @@ class SerialStateReceiver(_ReceiverThread):
     name = "safetymon-robot-serial"
 
     def __init__(
-        self, store: RobotStateStore, config: SerialStateInputConfig, robot_ids: Sequence[str]
+        self,
+        store: RobotStateStore,
+        config: SerialStateInputConfig,
+        robot_ids: Sequence[str],
+        hmac_key: bytes | None = None,
     ) -> None:
         """Open the port now so that a missing port fails before the thread starts."""
         super().__init__(store, robot_ids)
         self.config = config
+        self._hmac_key = hmac_key
+        self.authenticated = hmac_key is not None
         try:
             self._port = serial.serial_for_url(
                 config.port, baudrate=config.baudrate, timeout=POLL_S
@@ -201,7 +266,7 @@ class SerialStateReceiver(_ReceiverThread):
                 line = bytes(pending[:end]).rstrip(b"\r")
                 del pending[: end + 1]
                 if line:
-                    self._deliver(line, arrival)
+                    self._take(line, arrival)
             if len(pending) > MAX_MESSAGE_BYTES:
                 self.store.reject(
                     self.robot_ids,
@@ -210,6 +275,16 @@ class SerialStateReceiver(_ReceiverThread):
                 )
                 pending.clear()
 
+    def _take(self, line: bytes, arrival_s: float) -> None:
+        """Deliver one line, first checking its HMAC tag when the input has a key."""
+        if self._hmac_key is not None:
+            try:
+                line = verify_line(self._hmac_key, line)
+            except UnauthenticatedError as error:
+                self.store.reject_unauthenticated(self.robot_ids, error.detail, arrival_s)
+                return
+        self._deliver(line, arrival_s)
+
     def _release(self) -> None:
         self._port.close()
 
@@ -217,12 +292,20 @@ class SerialStateReceiver(_ReceiverThread):
 def start_receivers(
     store: RobotStateStore,
     configs: Sequence[tuple[str, ZmqStateInputConfig | SerialStateInputConfig]],
+    keys: Mapping[str, bytes] | None = None,
 ) -> list[_ReceiverThread]:
     """Open one receiver per distinct input (robots sharing an endpoint or port share one).
 
+    ``keys`` maps each configured key file (``curve_server_key_file``, ``hmac_key_file``, as
+    written in the site file) to its loaded key (``monitor.input_keys``). Robots sharing an
+    input must name the same key file.
+
     Raises:
         OSError: an input cannot be opened (receivers opened so far are closed again).
+        ValueError: a configured key file has no loaded key, or robots sharing an input
+            name different key files.
     """
+    keys = keys or {}
     groups: dict[tuple[str, str, str], list[tuple[str, object]]] = {}
     for robot_id, config in configs:
         key = (
@@ -236,15 +319,37 @@ def start_receivers(
         for members in groups.values():
             ids = [robot_id for robot_id, _ in members]
             first = members[0][1]
+            key_file = _shared_key_file(members)
+            if key_file is not None and key_file not in keys:
+                raise ValueError(f"robots {ids}: key file {key_file!r} was not loaded")
+            key_bytes = None if key_file is None else keys[key_file]
             if isinstance(first, ZmqStateInputConfig):
-                receivers.append(ZmqStateReceiver(store, first, ids))
+                receivers.append(ZmqStateReceiver(store, first, ids, curve_server_key=key_bytes))
             else:
                 assert isinstance(first, SerialStateInputConfig)
-                receivers.append(SerialStateReceiver(store, first, ids))
-    except OSError:
+                receivers.append(SerialStateReceiver(store, first, ids, hmac_key=key_bytes))
+    except (OSError, ValueError):
         for receiver in receivers:
             receiver.close()
         raise
     for receiver in receivers:
         receiver.start()
     return receivers
+
+
+def key_file_of(config: ZmqStateInputConfig | SerialStateInputConfig) -> str | None:
+    """The input's configured key file (CURVE server key or HMAC key), or None."""
+    if isinstance(config, ZmqStateInputConfig):
+        return config.curve_server_key_file
+    return config.hmac_key_file
+
+
+def _shared_key_file(members: list[tuple[str, object]]) -> str | None:
+    files = {key_file_of(config) for _, config in members}  # type: ignore[arg-type]
+    if len(files) > 1:
+        ids = [robot_id for robot_id, _ in members]
+        raise ValueError(
+            f"robots {ids} share one state input but name different key files: "
+            f"{sorted(map(str, files))}"
+        )
+    return files.pop()

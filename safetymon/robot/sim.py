@@ -30,6 +30,7 @@ import serial
 import zmq
 
 from safetymon.config.robots import BasePose, CapsulesGeometry, RobotConfig
+from safetymon.robot.authentication import sign_line
 from safetymon.robot.geometry import RobotModel, chain_velocity
 from safetymon.robot.kinematics import KinematicChain
 from safetymon.robot.messages import (
@@ -210,9 +211,19 @@ class ArmSimulator:
 
 
 class ZmqStateSender:
-    """PUB socket sending ``[topic, JSON]`` messages (binds by default, as a controller would)."""
+    """PUB socket sending ``[topic, JSON]`` messages (binds by default, as a controller would).
 
-    def __init__(self, endpoint: str, topic: str = "robot_state", bind: bool = True) -> None:
+    ``curve_keys`` (public, secret Z85 keys of the controller's ``.key_secret``) make the
+    socket the CURVE server that a monitor holding the public key accepts states from.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        topic: str = "robot_state",
+        bind: bool = True,
+        curve_keys: tuple[bytes, bytes] | None = None,
+    ) -> None:
         """Open the socket.
 
         Raises:
@@ -222,6 +233,9 @@ class ZmqStateSender:
         self._sock = self._ctx.socket(zmq.PUB)
         self._sock.setsockopt(zmq.LINGER, 200)
         self._topic = topic.encode()
+        if curve_keys is not None:
+            self._sock.curve_server = True
+            self._sock.curve_publickey, self._sock.curve_secretkey = curve_keys
         try:
             if bind:
                 self._sock.bind(endpoint)
@@ -243,14 +257,15 @@ class ZmqStateSender:
 
 
 class SerialStateSender:
-    """Writes one JSON message per line to a serial port."""
+    """Writes one JSON message per line to a serial port (``TAG SP JSON`` with an HMAC key)."""
 
-    def __init__(self, port: str, baudrate: int = 115200) -> None:
+    def __init__(self, port: str, baudrate: int = 115200, hmac_key: bytes | None = None) -> None:
         """Open the port.
 
         Raises:
             OSError: the port cannot be opened.
         """
+        self._hmac_key = hmac_key
         try:
             self._port = serial.serial_for_url(port, baudrate=baudrate, write_timeout=1.0)
         except (serial.SerialException, ValueError) as error:
@@ -258,6 +273,8 @@ class SerialStateSender:
 
     def send(self, payload: bytes) -> None:
         """Write one line."""
+        if self._hmac_key is not None:
+            payload = sign_line(self._hmac_key, payload)
         self._port.write(payload + b"\n")
 
     def close(self) -> None:

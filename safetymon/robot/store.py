@@ -27,8 +27,9 @@ restarted sender must continue above its last sequence and capture time.
 Two senders for one robot (a forger beside the controller, or a session taken over while
 its sender still runs) are a named fault, never a silent mix: a replaced session that still
 sends, a new session that tries to replace one still younger than ``MIN_SESSION_S``, or
-``SECOND_SENDER_OUT_OF_ORDER`` out-of-order messages within ``SECOND_SENDER_WINDOW_S``
-(one link never reorders) make the robot's state a fault ("two senders", logged) until
+``SECOND_SENDER_OUT_OF_ORDER`` out-of-order messages (one link never reorders), or as many
+messages refused by an authenticated input (``reject_unauthenticated``), within
+``SECOND_SENDER_WINDOW_S`` make the robot's state a fault ("two senders", logged) until
 ``SECOND_SENDER_HOLD_S`` after the last such sign. It is never a lock-out: when the current
 session has been silent for ``SILENT_SESSION_S`` while a replaced one still sends, the
 replaced one is taken back (a restart), and the fault ends once the other is quiet.
@@ -88,6 +89,7 @@ class Rejection(str, Enum):
     TOO_OLD = "too_old"  # shared_monotonic: older than max_state_age_s on arrival
     FROM_FUTURE = "from_future"  # shared_monotonic: capture time ahead of arrival
     GEOMETRY = "geometry"  # does not fit the configured geometry (joint count, limits, ...)
+    UNAUTHENTICATED = "unauthenticated"  # an authenticated input: no valid HMAC tag, CURVE
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,9 @@ class _RobotState:
     second_sender_s: float = -math.inf  # arrival of the newest sign of a second sender
     second_sender: str = ""
     out_of_order_s: deque[float] = field(
+        default_factory=lambda: deque(maxlen=SECOND_SENDER_OUT_OF_ORDER)
+    )
+    unauthenticated_s: deque[float] = field(
         default_factory=lambda: deque(maxlen=SECOND_SENDER_OUT_OF_ORDER)
     )
     accepted: int = 0
@@ -360,6 +365,35 @@ class RobotStateStore:
         owner = source_robots[0] if source_robots is not None and len(source_robots) == 1 else None
         with self._lock:
             return self._reject_locked(owner, kind, detail)
+
+    def reject_unauthenticated(
+        self, source_robots: Sequence[str], detail: str, arrival_s: float
+    ) -> SubmitResult:
+        """Count a message refused by an authenticated input (bad or missing HMAC tag).
+
+        Counted like ``reject``; and since its robot cannot be known, every robot the source
+        serves notes it as a second sender's sign: ``SECOND_SENDER_OUT_OF_ORDER`` of them
+        within ``SECOND_SENDER_WINDOW_S`` (someone else is writing on the link, or the link
+        corrupts messages) make those robots' states a fault, even while the real sender's
+        messages are still accepted.
+        """
+        result = self.reject(source_robots, Rejection.UNAUTHENTICATED, detail)
+        with self._lock:
+            for robot_id in source_robots:
+                state = self._robots.get(robot_id)
+                if state is None:
+                    continue
+                state.unauthenticated_s.append(arrival_s)
+                recent = [
+                    t for t in state.unauthenticated_s if arrival_s - t <= SECOND_SENDER_WINDOW_S
+                ]
+                if len(recent) >= SECOND_SENDER_OUT_OF_ORDER:
+                    self._second_sender_locked(
+                        state, arrival_s,
+                        f"{len(recent)} unauthenticated messages within "
+                        f"{SECOND_SENDER_WINDOW_S:g} s (newest: {detail})",
+                    )  # fmt: skip
+        return result
 
     def _reject_locked(self, robot_id: str | None, kind: Rejection, detail: str) -> SubmitResult:
         self._rejected[kind.value] += 1

@@ -1,7 +1,12 @@
-"""CURVE key pairs for the ZeroMQ safety channel, in the ``zmq.auth`` certificate format.
+"""Key files: CURVE key pairs (``zmq.auth`` certificate format) and shared HMAC keys.
 
-``generate_keypair`` writes ``NAME.key`` (public key only: give it to the controllers) and
-``NAME.key_secret`` (public and secret key: keep it on the monitor). Each file is written
+``generate_keypair`` writes ``NAME.key`` (public key only: give it to the other end) and
+``NAME.key_secret`` (public and secret key: keep it on the side that is the CURVE server:
+the monitor for the safety channel, the robot controller for its robot-state publisher).
+``generate_hmac_key`` writes ``NAME.hmac``: 32 random bytes as 64 hex digits, a shared
+secret for links without CURVE (a serial robot-state line, hw/ROBOT_STATE.md); both ends
+keep a copy with owner-only permissions, and ``load_hmac_key`` refuses a copy that others
+may read. Each file is written
 to a temporary name created with its final mode (0600 for the secret: no other user can
 open it at any moment, whatever the umask) and renamed into place. An existing pair is
 never overwritten unless asked: the controllers hold its public key.
@@ -11,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -19,6 +25,8 @@ import zmq.auth
 
 PUBLIC_MODE = 0o644
 SECRET_MODE = 0o600
+HMAC_KEY_BYTES = 32
+"""Length of a generated HMAC-SHA256 key (bytes): the hash's own block-safe size."""
 _BANNER = (
     "#   ****  Generated on {when} by safetymon keys generate  ****\n"
     "#   ZeroMQ CURVE {kind} Certificate\n{warning}\n"
@@ -92,6 +100,67 @@ def generate_keypair(
     _write_new(secret_file, _certificate(public, secret), SECRET_MODE)
     _write_new(public_file, _certificate(public, None), PUBLIC_MODE)
     return public_file, secret_file
+
+
+def generate_hmac_key(
+    out_dir: str | Path, name: str = "robot-state", *, overwrite: bool = False
+) -> Path:
+    """Write a new shared HMAC key ``NAME.hmac`` (owner-only, atomically); return its path.
+
+    Raises:
+        KeyFileExistsError: the file exists and ``overwrite`` is False.
+        KeyFileError: an invalid ``name``.
+        OSError: the folder cannot be created or written.
+    """
+    if not name or "/" in name or name.startswith("."):
+        raise KeyFileError(f"invalid key name {name!r}")
+    out = Path(out_dir)
+    path = out / f"{name}.hmac"
+    if not overwrite and os.path.lexists(path):
+        raise KeyFileExistsError(
+            f"{path} exists: refusing to replace a shared key the other end may hold "
+            "(--force replaces it)"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    when = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    text = (
+        f"# safetymon HMAC-SHA256 key, generated {when} by safetymon keys generate --hmac\n"
+        "# Shared secret: copy it to the other end of the link only, owner-only permissions.\n"
+        f"{secrets.token_hex(HMAC_KEY_BYTES)}\n"
+    )
+    _write_new(path, text, SECRET_MODE)
+    return path
+
+
+def load_hmac_key(path: str | Path) -> bytes:
+    """The key bytes of a ``.hmac`` file (one line of hex digits; ``#`` lines are comments).
+
+    Raises:
+        KeyFileError: the file is missing, readable or writable by group or others, or holds
+            no key of at least 16 bytes.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise KeyFileError(f"{p}: key file not found")
+    mode = p.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise KeyFileError(
+            f"{p}: permissions {mode:04o} let other users read or change a shared secret "
+            "(chmod 600)"
+        )
+    try:
+        text = p.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KeyFileError(f"{p}: not a key file ({exc})") from exc
+    lines = [line.strip() for line in text.splitlines()]
+    keys = [line for line in lines if line and not line.startswith("#")]
+    try:
+        key = bytes.fromhex(keys[0]) if len(keys) == 1 else b""
+    except ValueError:
+        key = b""
+    if len(key) < 16:
+        raise KeyFileError(f"{p}: expected one line of at least 32 hex digits (a 16+ byte key)")
+    return key
 
 
 def load_public_key(path: str | Path) -> bytes:

@@ -226,13 +226,18 @@ def _command(*args: str) -> list[str]:
     return [sys.executable, "-m", "safetymon", *args]
 
 
-def start_robot_sim(site: RunSite, log_file: Path | None = None) -> subprocess.Popen:
-    """Start `safetymon robot-sim` binding the site's robot-state port (100 messages/s)."""
+def start_robot_sim(
+    site: RunSite, log_file: Path | None = None, *extra: str
+) -> subprocess.Popen:
+    """Start `safetymon robot-sim` binding the site's robot-state port (100 messages/s).
+
+    ``extra``: more robot-sim options (``--curve-secret-key FILE``).
+    """
     log = open(log_file or site.folder / "robot-sim.log", "ab")  # noqa: SIM115 (child's stderr)
     try:
         return subprocess.Popen(
             _command("robot-sim", "--config", str(site.site_file), "--endpoint",
-                     site.robot_endpoint),
+                     site.robot_endpoint, *extra),
             stdout=log, stderr=log, cwd=site.folder,
         )  # fmt: skip
     finally:
@@ -393,10 +398,17 @@ def reasons_text(reasons: int) -> str:
 
 @contextlib.contextmanager
 def running(
-    site: RunSite, *, robot: bool = True, extra: tuple[str, ...] = ()
+    site: RunSite,
+    *,
+    robot: bool = True,
+    extra: tuple[str, ...] = (),
+    robot_extra: tuple[str, ...] = (),
 ) -> Iterator[tuple[MonitorProcess, Controller, subprocess.Popen | None]]:
-    """Robot simulator, controller client and monitor, all ended on exit."""
-    sim = start_robot_sim(site) if robot else None
+    """Robot simulator, controller client and monitor, all ended on exit.
+
+    ``extra``: more `safetymon run` options; ``robot_extra``: more robot-sim options.
+    """
+    sim = start_robot_sim(site, None, *robot_extra) if robot else None
     controller = Controller(site.zmq_endpoint).start()
     monitor = start_monitor(site, *extra)
     try:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from safetymon.signals.frame import SafetyState
+from safetymon.signals.keys import generate_keypair
 from safetymon.signals.reasons import Reason
 from tests.monitor import run_site
 from tests.monitor.run_site import (
@@ -125,6 +126,44 @@ def test_restarted_robot_state_sender_is_accepted_and_run_returns(
             end_process(second)
         assert "sender restarted (session" in monitor.stderr()
         assert 'safetymon_robot_sender_restarts{robot="arm1"} 1.0' in metrics
+
+
+def test_curve_robot_state_runs_and_a_forger_without_the_key_is_refused(
+    tmp_path: Path, frame_set: FrameSet
+) -> None:
+    """Issue 15, finding 1: the robot-state input authenticated with CURVE.
+
+    The monitor holds the controller's public key: robot-sim with the matching secret key
+    brings it to RUN. Then the real sender dies and a forger (robot-sim with a key pair of its
+    own) binds the same port: not one of its states is taken; STOP ROBOT_STATE_STALE holds
+    and the failed handshakes are logged.
+    """
+    public, secret = generate_keypair(tmp_path / "keys", "arm1")
+    _, forged = generate_keypair(tmp_path / "forger", "arm1")
+
+    def with_key(site: dict) -> None:
+        site["robots"][0]["state_input"]["curve_server_key_file"] = str(public)
+
+    site = write_site(tmp_path, frame_set, edit=with_key)
+    with running(site, robot_extra=("--curve-secret-key", str(secret))) as (
+        monitor, controller, sim,
+    ):  # fmt: skip
+        wait_healthy(controller, monitor)
+        assert sim is not None
+        killed = time.monotonic()
+        sim.kill()
+        stop = controller.wait_stop(5.0, killed, Reason.ROBOT_STATE_STALE)
+        assert stop is not None, monitor.stderr()[-3000:]
+        forger = run_site.start_robot_sim(
+            site, tmp_path / "forger.log", "--curve-secret-key", str(forged)
+        )
+        try:
+            forged_at = time.monotonic()
+            again = controller.wait_run(4.0, forged_at)
+            assert again is None, "RUN came back with a forger's states"
+        finally:
+            end_process(forger)
+        assert "CURVE handshake" in monitor.stderr(), monitor.stderr()[-3000:]
 
 
 @pytest.mark.slow

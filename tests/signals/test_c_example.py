@@ -30,18 +30,22 @@ def _have_toolchain() -> str | None:
 pytestmark = pytest.mark.skipif(_have_toolchain() is not None, reason=str(_have_toolchain()))
 
 
-@pytest.fixture(scope="module")
-def binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("c") / "controller_example"
+def build_example(source: Path, out: Path, *libraries: str) -> Path:
+    """Compile one of hw/examples/*.c as its Makefile does (warnings are errors)."""
     flags = subprocess.run(
         ["pkg-config", "--cflags", "--libs", "libzmq"], capture_output=True, text=True, check=True
     ).stdout.split()
     cmd = ["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-std=c11", "-D_POSIX_C_SOURCE=200809L"]
     build = subprocess.run(
-        [*cmd, "-o", str(out), str(SOURCE), *flags], capture_output=True, text=True
+        [*cmd, "-o", str(out), str(source), *flags, *libraries], capture_output=True, text=True
     )
     assert build.returncode == 0, build.stderr
     return out
+
+
+@pytest.fixture(scope="module")
+def binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_example(SOURCE, tmp_path_factory.mktemp("c") / "controller_example")
 
 
 def test_c_decoder_matches_protocol_vectors(binary: Path) -> None:

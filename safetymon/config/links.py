@@ -1,0 +1,96 @@
+"""Which configured links can be reached beyond this host, and which of those are open.
+
+Pure checks on a validated site (no I/O): ``safetymon config check`` prints them as warnings.
+
+- A ZeroMQ endpoint is *local* when it is ``ipc://`` or ``tcp://`` on a loopback address
+  (``127.0.0.0/8``, ``::1``, ``localhost``); anything else (``*``, ``0.0.0.0``, an interface
+  address or a host name) can be reached from the network.
+- A serial port is *local* when it is a device (``/dev/...``, ``COM3``): reaching it means
+  reaching the cable. A pyserial URL that crosses a network (``socket://``, ``rfc2217://``)
+  is not.
+
+Unauthenticated means: a robot-state input without ``curve_server_key_file`` (ZeroMQ) or
+``hmac_key_file`` (serial), or a ZeroMQ safety output without ``curve_secret_key_file``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from safetymon.config.robots import ZmqStateInputConfig
+from safetymon.config.site import SiteConfig
+
+NETWORK_SERIAL_SCHEMES = ("socket://", "rfc2217://")
+"""pyserial URL schemes whose far end is across a network."""
+
+
+def zmq_endpoint_is_local(endpoint: str) -> bool:
+    """Whether a ZeroMQ endpoint can be reached only from this host (ipc or loopback tcp)."""
+    if endpoint.startswith("ipc://"):
+        return True
+    if not endpoint.startswith("tcp://"):
+        return False
+    host = endpoint[len("tcp://") :].rpartition(":")[0]
+    host = host.split(";")[-1]  # tcp://source;destination: the destination matters
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # "*", a host name, an interface name
+        return False
+
+
+def serial_port_is_local(port: str) -> bool:
+    """Whether a serial port is a local device (not a pyserial network URL)."""
+    return not port.lower().startswith(NETWORK_SERIAL_SCHEMES)
+
+
+def state_input_summary(config: SiteConfig, robot_index: int) -> str:
+    """Where a robot's state arrives and how it is authenticated, in a few words."""
+    state_input = config.robots[robot_index].state_input
+    if isinstance(state_input, ZmqStateInputConfig):
+        where = f"{state_input.endpoint} ({'bind' if state_input.bind else 'connect'})"
+        auth = "CURVE" if state_input.curve_server_key_file else "unauthenticated"
+        local = zmq_endpoint_is_local(state_input.endpoint)
+    else:
+        where = f"serial {state_input.port}"
+        auth = "HMAC-SHA256" if state_input.hmac_key_file else "unauthenticated"
+        local = serial_port_is_local(state_input.port)
+    return f"state from {where}, {auth}, {'local' if local else 'reachable from the network'}"
+
+
+def unauthenticated_link_warnings(config: SiteConfig) -> list[str]:
+    """One line per link that is unauthenticated and reachable beyond this host."""
+    warnings: list[str] = []
+    for index, robot in enumerate(config.robots):
+        state_input = robot.state_input
+        field = f"robots[{index}].state_input"
+        if isinstance(state_input, ZmqStateInputConfig):
+            if state_input.curve_server_key_file is None and not zmq_endpoint_is_local(
+                state_input.endpoint
+            ):
+                warnings.append(
+                    f"{field}: robot {robot.id!r} takes its state from "
+                    f"{state_input.endpoint} WITHOUT AUTHENTICATION: anyone on the network "
+                    "who reaches it can forge states that lower the safety distance; set "
+                    "curve_server_key_file (hw/ROBOT_STATE.md)"
+                )
+        elif state_input.hmac_key_file is None and not serial_port_is_local(state_input.port):
+            warnings.append(
+                f"{field}: robot {robot.id!r} takes its state from {state_input.port} across "
+                "a network WITHOUT AUTHENTICATION: anyone who reaches it can forge states; "
+                "set hmac_key_file (hw/ROBOT_STATE.md)"
+            )
+    output = config.outputs.zmq
+    if (
+        output is not None
+        and output.curve_secret_key_file is None
+        and not zmq_endpoint_is_local(output.endpoint)
+    ):
+        warnings.append(
+            f"outputs.zmq: the safety signal is published on {output.endpoint} WITHOUT CURVE: "
+            "after the monitor dies, a process that binds this endpoint can send RUN to the "
+            "controllers; set curve_secret_key_file (docs/MONITOR.md)"
+        )
+    return warnings
