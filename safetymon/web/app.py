@@ -8,7 +8,8 @@ Routes (all read-only unless marked):
 - ``GET /api/info``, ``GET /api/state``, ``GET /api/episodes?limit=N``: JSON
   (``InfoMessage``, ``StateMessage``, ``EpisodesMessage``).
 - ``GET /camera/{id}.jpg``: one annotated frame; ``GET /camera/{id}.mjpg``: the annotated
-  stream (multipart/x-mixed-replace, at most ``max_fps`` frames per second per client).
+  stream (multipart/x-mixed-replace, at most ``max_fps`` frames per second per client;
+  ``MAX_STREAMS`` at once, ``MAX_STREAMS_PER_CLIENT`` per client address).
 - ``GET /plan.png``: the floor plan with live tracks.
 - ``GET /snapshots/{episode_id}/{camera_id}.jpg``: an episode snapshot, checked against
   its evidence record.
@@ -73,6 +74,10 @@ PLAN_MIN_INTERVAL_S = 0.25
 
 MAX_STREAMS = 16
 """Most camera streams served at once (more get 503)."""
+
+MAX_STREAMS_PER_CLIENT = 4
+"""Most camera streams one client address holds at once (more get 429): one page, or a
+script in the operator's browser, cannot take every slot."""
 
 MAX_EPISODES = 100
 """Largest ``limit`` of ``/api/episodes``."""
@@ -159,6 +164,7 @@ class _Views:
         self.cameras = ImageCache(1.0 / max_fps)
         self.plans = ImageCache(PLAN_MIN_INTERVAL_S)
         self._streams = 0
+        self._streams_by_client: dict[str, int] = {}
         self._streams_lock = threading.Lock()
 
     # ------------------------------------------------------------------ page and JSON
@@ -235,19 +241,26 @@ class _Views:
         camera_id = request.path_params["camera_id"]
         if camera_id not in self.source.camera_ids:
             return _error(404, f"no camera {camera_id!r}")
+        host = request.client.host if request.client else "unknown"
         if self._streams >= MAX_STREAMS:
             return _error(503, f"too many open streams (at most {MAX_STREAMS})")
+        if self._streams_by_client.get(host, 0) >= MAX_STREAMS_PER_CLIENT:
+            return _error(
+                429, f"too many open streams from {host} (at most {MAX_STREAMS_PER_CLIENT})"
+            )
         return StreamingResponse(
-            self._parts(camera_id),
+            self._parts(camera_id, host),
             media_type="multipart/x-mixed-replace; boundary=frame",
             headers=_NO_STORE,
         )
 
-    async def _parts(self, camera_id: str) -> AsyncIterator[bytes]:
+    async def _parts(self, camera_id: str, host: str) -> AsyncIterator[bytes]:
         with self._streams_lock:
-            if self._streams >= MAX_STREAMS:
+            held = self._streams_by_client.get(host, 0)
+            if self._streams >= MAX_STREAMS or held >= MAX_STREAMS_PER_CLIENT:
                 return  # raced past the check in camera_stream: end this stream at once
             self._streams += 1
+            self._streams_by_client[host] = held + 1
         period = 1.0 / self.max_fps
         try:
             yield b"--frame\r\n"
@@ -265,6 +278,11 @@ class _Views:
         finally:
             with self._streams_lock:
                 self._streams -= 1
+                left = self._streams_by_client.get(host, 1) - 1
+                if left > 0:
+                    self._streams_by_client[host] = left
+                else:
+                    self._streams_by_client.pop(host, None)
 
     def plan(self, request: Request) -> Response:
         def make() -> tuple[bytes, int]:

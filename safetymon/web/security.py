@@ -16,6 +16,13 @@
   after 60 s without a failure), and concurrent requests of that client wait their turn, so
   guessing runs at a few tries per second at most instead of ~900; a warning names the
   client, at most once per 10 s per client with the count since.
+- Every request spends from its client address's budget (``RequestBudget``, token buckets):
+  ``HEAVY_ROUTES`` (zone list and preview, episodes, snapshots, single camera JPEGs: the
+  ones that parse files or encode images) 4 per second with bursts of 20, everything else
+  20 per second with bursts of 100 (the page itself asks for ~7 per second). A request over
+  budget waits ``OVER_BUDGET_DELAY_S`` and gets 429 with ``Retry-After``: a client in a
+  loop gets a few cheap answers per second per connection, and the decision loop keeps its
+  rate (``benchmarks/bench_live_view.py``).
 """
 
 from __future__ import annotations
@@ -64,6 +71,92 @@ SECURITY_HEADERS = (
 )
 """Headers added to every response: no inline or foreign scripts, no framing, no use of
 its images, streams or JSON by pages of other origins."""
+
+
+HEAVY_ROUTES = (
+    ("GET", "/api/zones"),
+    ("POST", "/api/zones/preview"),
+    ("GET", "/api/episodes"),
+    ("GET", "/snapshots/"),
+    ("GET", "/camera/", ".jpg"),
+)
+"""(method, path prefix[, suffix]) of requests whose work is heavy (file parsing, image
+encoding): they spend from the client's smaller heavy budget."""
+
+OVER_BUDGET_DELAY_S = 0.25
+"""A request over its client's budget is answered 429 after this wait (seconds)."""
+
+
+def is_heavy(method: str, path: str) -> bool:
+    """Whether a request spends from the heavy budget (``HEAVY_ROUTES``)."""
+    return any(
+        method == route[0]
+        and path.startswith(route[1])
+        and (len(route) == 2 or path.endswith(route[2]))
+        for route in HEAVY_ROUTES
+    )
+
+
+class RequestBudget:
+    """Per client address and kind (heavy or light): a token bucket of requests.
+
+    A bucket holds up to ``burst`` requests and refills at ``rate_hz`` per second. Pure
+    bookkeeping; the middleware decides what to answer.
+
+    Args:
+        light_rate_hz, light_burst: every request that is not heavy.
+        heavy_rate_hz, heavy_burst: requests of ``HEAVY_ROUTES``.
+        log_every_s: at most one warning per client per this many seconds.
+        max_clients: addresses remembered (the oldest are forgotten first).
+        clock: monotonic seconds.
+    """
+
+    def __init__(
+        self,
+        light_rate_hz: float = 20.0,
+        light_burst: float = 100.0,
+        heavy_rate_hz: float = 4.0,
+        heavy_burst: float = 20.0,
+        log_every_s: float = 10.0,
+        max_clients: int = 1024,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._limits = {False: (light_rate_hz, light_burst), True: (heavy_rate_hz, heavy_burst)}
+        self.log_every_s, self.max_clients = log_every_s, max_clients
+        self._clock = clock
+        self._buckets: dict[tuple[str, bool], list[float]] = {}  # -> [tokens, last refill s]
+        self._logged: dict[str, list[float]] = {}  # client -> [last log s, refused since]
+
+    def spend(self, client: str, heavy: bool) -> bool:
+        """Take one request from the client's bucket; False when it is empty (refuse)."""
+        now = self._clock()
+        rate, burst = self._limits[heavy]
+        key = (client, heavy)
+        bucket = self._buckets.pop(key, None) or [burst, now]
+        bucket[0] = min(burst, bucket[0] + (now - bucket[1]) * rate)
+        bucket[1] = now
+        self._buckets[key] = bucket  # newest last
+        while len(self._buckets) > 2 * self.max_clients:
+            self._buckets.pop(next(iter(self._buckets)))
+        if bucket[0] >= 1.0:
+            bucket[0] -= 1.0
+            return True
+        self._refused(client, heavy, now)
+        return False
+
+    def _refused(self, client: str, heavy: bool, now: float) -> None:
+        entry = self._logged.setdefault(client, [-float("inf"), 0.0])
+        entry[1] += 1
+        if now - entry[0] >= self.log_every_s:
+            rate, _ = self._limits[heavy]
+            log.warning(
+                "live view: %s is over its request budget (%s requests, %g/s): %d refused "
+                "with 429 since the last warning", client, "heavy" if heavy else "light",
+                rate, int(entry[1]),
+            )  # fmt: skip
+            entry[0], entry[1] = now, 0.0
+        if len(self._logged) > self.max_clients:
+            self._logged.pop(next(iter(self._logged)))
 
 
 class TokenThrottle:
@@ -195,11 +288,13 @@ class GuardMiddleware:
         token: str | None,
         allowed_hosts: tuple[str, ...] | None,
         throttle: TokenThrottle | None = None,
+        budget: RequestBudget | None = None,
     ) -> None:
         self.app = app
         self._token = token.encode() if token is not None else None
         self._hosts = frozenset(h.lower() for h in allowed_hosts) if allowed_hosts else None
         self.throttle = throttle or TokenThrottle()
+        self.budget = budget or RequestBudget()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -209,11 +304,15 @@ class GuardMiddleware:
         if self._hosts is not None and host_of(headers.get("host", "")) not in self._hosts:
             await _error(send, 400, "Host header names no address this view is served on")
             return
+        client = (scope.get("client") or ("unknown", 0))[0]
+        if not self.budget.spend(client, is_heavy(scope["method"], scope["path"])):
+            await asyncio.sleep(OVER_BUDGET_DELAY_S)  # a client in a loop gets a few per second
+            await _error(send, 429, "too many requests: slow down", retry_after_s=1)
+            return
         scope[AUTHENTICATED] = False
         if scope["method"] not in READ_METHODS:
             optional = (scope["method"], scope["path"]) in TOKEN_OPTIONAL
             if not (optional and "authorization" not in headers):
-                client = (scope.get("client") or ("unknown", 0))[0]
                 # wait this client's turn: parallel guesses queue instead of multiplying
                 while (wait := self.throttle.wait_s(client)) > 0:
                     await asyncio.sleep(wait)
@@ -245,7 +344,7 @@ class GuardMiddleware:
         return None
 
 
-async def _error(send: Send, status: int, message: str) -> None:
+async def _error(send: Send, status: int, message: str, retry_after_s: int | None = None) -> None:
     body = json.dumps({"error": message}).encode()
     headers = [
         (b"content-type", b"application/json"),
@@ -254,6 +353,8 @@ async def _error(send: Send, status: int, message: str) -> None:
     ]
     if status == 401:
         headers.append((b"www-authenticate", b'Bearer realm="safetymon"'))
+    if retry_after_s is not None:
+        headers.append((b"retry-after", str(retry_after_s).encode()))
     headers.extend(SECURITY_HEADERS)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

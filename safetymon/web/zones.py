@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -67,6 +68,8 @@ MAX_BODY_BYTES = 64 * 1024
 """Largest accepted request body of the editor's routes, bytes."""
 
 _NO_STORE = {"cache-control": "no-store"}
+PREVIEW_CACHE_SIZE = 64
+"""Zone previews remembered per state of the site file (identical requests are free)."""
 
 
 class EditRefusedError(Exception):
@@ -94,6 +97,9 @@ class ZoneEditor:
         self._plan_geometry = plan_geometry
         self.writable = writable
         self._lock = threading.Lock()  # one preview-then-save at a time
+        # answers computed once per state of the site file and the monitor (see _state_key)
+        self._zones_cache: tuple[tuple, ZonesMessage] | None = None
+        self._preview_cache: OrderedDict[tuple, ZonePreviewMessage] = OrderedDict()
 
     @property
     def site_file(self) -> Path | None:
@@ -102,8 +108,43 @@ class ZoneEditor:
         return Path(site_file) if site_file is not None else None
 
     # ------------------------------------------------------------------ reading
+    def _state_key(self) -> tuple | None:
+        """What every answer depends on besides the request, or None (do not cache).
+
+        The site file's identity and modification (inode, size, mtime ns), the monitor's
+        running and pending configuration objects (replaced, never changed in place, on
+        save and apply), the plan geometry and the cameras' image sizes.
+        """
+        site_file = self.site_file
+        file_key = None
+        if site_file is not None:
+            try:
+                stat = site_file.stat()
+            except OSError:
+                return None
+            file_key = (str(site_file), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        changes = self._monitor.zone_changes
+        sizes = tuple(self._image_size(c) for c in self._monitor.hub.camera_ids)
+        plan = self._plan_geometry().model_dump_json()
+        return (file_key, _Same(changes.config), _Same(changes.pending), plan, sizes,
+                self.writable)  # fmt: skip
+
     def zones(self) -> ZonesMessage:
-        """The site file's zones and everything the page needs to draw them."""
+        """The site file's zones and everything the page needs to draw them.
+
+        Computed once per ``_state_key`` (parsing the site file costs tens of ms of the
+        process's GIL; a page or a script polling it must not cost the decision loop).
+        """
+        key = self._state_key()
+        cached = self._zones_cache
+        if key is not None and cached is not None and cached[0] == key:
+            return cached[1]
+        message = self._zones_now()
+        if key is not None:
+            self._zones_cache = (key, message)
+        return message
+
+    def _zones_now(self) -> ZonesMessage:
         site_file = self.site_file
         why_not = None
         if site_file is None:
@@ -242,9 +283,24 @@ class ZoneEditor:
 
         ``with_diff``: include the diff (the request carried the token).
         """
+        with self._lock:
+            key = self._state_key()
+            if key is not None:
+                key = (key, body.model_dump_json(), with_diff)
+                cached = self._preview_cache.get(key)
+                if cached is not None:
+                    self._preview_cache.move_to_end(key)
+                    return cached
+            message = self._preview_message(body, with_diff)
+            if key is not None:
+                self._preview_cache[key] = message
+                while len(self._preview_cache) > PREVIEW_CACHE_SIZE:
+                    self._preview_cache.popitem(last=False)
+            return message
+
+    def _preview_message(self, body: ZoneEditBody, with_diff: bool) -> ZonePreviewMessage:
         try:
-            with self._lock:
-                preview, polygon = self._preview(body)
+            preview, polygon = self._preview(body)
         except EditRefusedError as refused:
             return _invalid(refused.issues)
         return ZonePreviewMessage(
@@ -300,6 +356,21 @@ class ZoneEditor:
         """Take the pending change into use now (the decision restarts in STOP)."""
         applied = self._monitor.zone_changes.apply_now(how=how)  # logs what it applied
         return ZoneApplyMessage(applied=applied, pending=self.pending())
+
+
+class _Same:
+    """A cache-key part equal only to the very same object (held, so its id stays unique)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: object) -> None:
+        self.obj = obj
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.obj is self.obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
 
 
 # ---------------------------------------------------------------------- HTTP

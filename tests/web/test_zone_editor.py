@@ -24,7 +24,13 @@ from safetymon.config.zone_edit import text_sha256
 from safetymon.demo.runner import DEMO_SITE
 from safetymon.evidence.reader import iter_records, open_readonly
 from safetymon.web import LiveServer, attach
-from safetymon.web.messages import ZonePreviewMessage, ZoneSaveMessage, ZonesMessage
+from safetymon.web.messages import (
+    ZoneEditBody,
+    ZonePreviewMessage,
+    ZoneSaveMessage,
+    ZonesMessage,
+)
+from safetymon.web.zones import ZoneEditor
 from tests.conftest import require_optional
 from tests.web.helpers import CHROMIUM, DemoCell, browser_page, fetch, running_demo
 
@@ -482,3 +488,29 @@ def test_browser_draws_a_new_zone_saves_and_applies_it(tmp_path: Path) -> None:
     assert saved["zones"] == ["tool-bench"]
     assert applied[-1]["zones"] == ["tool-bench"]
     assert applied[-1]["new_config_hash"] != applied[-1]["old_config_hash"]
+
+
+def test_answers_are_cached_until_the_site_file_or_monitor_changes(editor: Editor) -> None:
+    """Issue 15, finding 7: each ``GET /api/zones`` and preview parsed the site file (tens of
+    ms of the process's GIL). Now one answer serves every request until the file (inode,
+    size, mtime) or the monitor's configuration changes."""
+    first = _zones(editor.viewer.url)
+    assert _zones(editor.viewer.url) == first
+    assert first.site_file == str(editor.site)
+    local = ZoneEditor(editor.cell.monitor, lambda: first.plan, writable=False)
+    assert local.zones() is local.zones()  # computed once
+    body = ZoneEditBody(zone_id="keep-out", polygon=[(0, 0), (2.2, 0), (2, 1.5), (0, 1.5)])
+    preview = local.preview(body, with_diff=False)
+    assert local.preview(body, with_diff=False) is preview
+    original = editor.site.read_text()
+    try:
+        editor.site.write_text(original + "# touched by the cache test\n")
+        changed = local.zones()
+        assert changed is not first and changed.sha256 != first.sha256
+        assert changed.sha256 == text_sha256(editor.site.read_text())
+        again = local.preview(body, with_diff=False)
+        assert again is not preview and again.base_sha256 == changed.sha256
+        assert _zones(editor.viewer.url).sha256 == changed.sha256  # the server too
+    finally:
+        editor.site.write_text(original)
+    assert local.zones().sha256 == first.sha256
