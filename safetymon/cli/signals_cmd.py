@@ -138,6 +138,16 @@ def run_subscribe(args: argparse.Namespace) -> int:
     except (_InputError, KeyFileError) as exc:
         return _fail("subscribe", exc, 2)
     assert watchdog_ms is not None
+    if server_key is None:
+        print(
+            "safetymon subscribe: warning: CURVE is off (no --curve-server-key): frames are "
+            "not authenticated. After the monitor dies, a process that binds its endpoint "
+            "with this connection id can send RUN"
+            + ("" if args.same_clock else ", and recorded frames can be replayed (--same-clock "
+               "refuses them when publisher and controller share a host)")
+            + " (hw/PROTOCOL.md, section 6).",
+            file=sys.stderr,
+        )  # fmt: skip
     changes: queue.Queue[PermittedState] = queue.Queue()
     client = SafetyClient(
         endpoint,
@@ -192,6 +202,7 @@ def _stats_record(client: Any, start: float) -> dict[str, Any]:
         "received": client.received,
         "accepted": client.accepted,
         "errors": client.counters,
+        "two_publishers": client.two_publishers,
         "last_error": client.last_error,
     }
 

@@ -4,8 +4,10 @@ Imports only the standard library, pyzmq and pydantic (through the frame codec),
 controller PC can use it without OpenCV, Numba or Shapely.
 
 The permitted state starts as STOP and becomes RUN/SLOW only from an accepted frame. It
-returns to STOP when a message is rejected (any error kind but LOSS), or when no accepted
-frame arrived for ``watchdog_s`` -- the watchdog is also checked on every read of
+returns to STOP when a message is rejected (any error kind but LOSS), and stays in STOP
+while rejected frames interleave with accepted ones (two publishers on the endpoint:
+``second_publisher``, held 2 s after the last sign), or when no accepted frame arrived for
+``watchdog_s`` -- the watchdog is also checked on every read of
 :attr:`SafetyClient.state`, so a starved receive thread cannot keep a stale RUN alive.
 
 Example:
@@ -30,6 +32,7 @@ from zmq.utils.monitor import recv_monitor_message
 from safetymon.signals.checker import CheckerConfig, ErrorKind, FrameChecker
 from safetymon.signals.frame import SafetyState
 from safetymon.signals.reasons import Reason
+from safetymon.signals.second_publisher import SecondPublisherDetector
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,8 @@ _AUTH_FAILURES = (
 _POLL_CAP_MS = 20
 """Longest poll, so that close() is noticed and the watchdog re-checked, ms."""
 _RATE_WINDOW_NS = 1_000_000_000
+TWO_PUBLISHERS = "rejected: two publishers"
+"""The permitted state's cause while two publishers' frames interleave (STOP that holds)."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,8 @@ class SafetyClient:
         self._received = 0
         self._rate_times: deque[int] = deque()
         self._last_error: str = ""
+        self._publishers = SecondPublisherDetector()
+        self._two_publishers_logged = 0
         self._stop_event = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -194,6 +201,11 @@ class SafetyClient:
         """Error counters per IEC 61784-3 kind (``ErrorKind`` values as keys)."""
         with self._lock:
             return {kind.value: n for kind, n in self._checker.counters.items()}
+
+    @property
+    def two_publishers(self) -> int:
+        """Episodes of two publishers on the endpoint (``second_publisher``) so far."""
+        return self._publishers.episodes
 
     @property
     def received(self) -> int:
@@ -300,15 +312,24 @@ class SafetyClient:
                 self._last_error = f"{result.error.value}: {result.detail}"
             if result.accepted and result.frame is not None:
                 f = result.frame
+                self._publishers.accepted(now)
                 with self._lock:
                     self._deadline_ns = now + self.watchdog_ns
                     self._rate_times.append(now)
                     while self._rate_times and now - self._rate_times[0] > _RATE_WINDOW_NS:
                         self._rate_times.popleft()
                 new = PermittedState(f.state, f.speed_scale, f.reasons, "frame", f.sequence, now)
+                if self._publishers.active(now):  # the other stream's frames still arrive
+                    new = _stop(TWO_PUBLISHERS, int(Reason.OUTPUT_FAULT), now)
             else:
                 assert result.error is not None
                 cause = f"rejected: {result.error.value}"
+                if self._publishers.rejected(result.error, now, result.detail):
+                    if self._two_publishers_logged != self._publishers.episodes:
+                        self._two_publishers_logged = self._publishers.episodes
+                        log.warning("%s: %s (STOP)", self.endpoint, self._publishers.detail)
+                    self._last_error = self._publishers.detail
+                    cause = TWO_PUBLISHERS
                 new = _stop(cause, int(Reason.OUTPUT_FAULT), now)
             self._set(new)
 
