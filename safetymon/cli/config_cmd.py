@@ -21,7 +21,8 @@ import shapely
 from safetymon.config.links import state_input_summary, unauthenticated_link_warnings
 from safetymon.config.loader import ConfigError, ConfigIssue, config_hash, load_site_config
 from safetymon.config.site import SiteConfig
-from safetymon.geometry.ssm import protective_separation_distance, stopping_for
+from safetymon.geometry.protection import protection_report
+from safetymon.geometry.site_separation import input_age_limits_s, robot_separation_m
 from safetymon.monitor.input_keys import load_state_input_keys
 from safetymon.perception.floor_footprint import FloorFootprint, floor_footprint
 from safetymon.perception.mapping import FloorMapper
@@ -33,6 +34,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands = parser.add_subparsers(dest="config_command", metavar="SUBCOMMAND", required=True)
     check = commands.add_parser("check", help="validate a site file and print a summary")
     check.add_argument("file", help="site configuration (YAML)")
+    check.add_argument(
+        "--previous",
+        metavar="OLD.yaml",
+        help="the site file as it was: name every change to a protective, restricted or "
+        "envelope zone with the protection it takes away, and refuse (exit 2) one that "
+        "lowers a robot's protective cover unless safety.protected_otherwise says why",
+    )
     check.set_defaults(func=run_check)
     schema = commands.add_parser("schema", help="print the JSON Schema of site files")
     schema.set_defaults(func=run_schema)
@@ -41,18 +49,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_check(args: argparse.Namespace) -> int:
     """Validate the file and its floor mappings; print OK and a summary, or every error
     (exit 2). Warnings (zones no camera sees, footprints that cannot be checked) go to
-    stderr after OK."""
+    stderr after OK. With ``--previous`` also judge the zone changes (``geometry.protection``)."""
+    report = None
     try:
         config = load_site_config(args.file)
         footprints = camera_footprints(config, args.file)
         load_state_input_keys(config, Path(args.file).parent, Path(args.file))
+        if getattr(args, "previous", None):
+            report = protection_report(load_site_config(args.previous), config)
+            if report.refusals:
+                raise ConfigError([
+                    ConfigIssue(args.file, "zones", reason, None, False)
+                    for reason in report.refusals
+                ])  # fmt: skip
     except ConfigError as error:
         for issue in error.issues:
             print(f"error: {issue}", file=sys.stderr)
+        if report is not None:
+            for line in report.lines():
+                print(f"protection: {line}", file=sys.stderr)
         print(f"{args.file}: {len(error.issues)} error(s); not valid", file=sys.stderr)
         return 2
     print("OK")
     print(summarize(config, args.file, footprints))
+    if report is not None:
+        lines = report.lines()
+        print(f"changes against {args.previous}:" + ("" if lines else " no protective, "
+              "restricted or envelope zone changed"))  # fmt: skip
+        for line in lines:
+            print(f"  {line}")
     for warning in footprint_warnings(config, args.file, footprints):
         print(f"warning: {warning}", file=sys.stderr)
     for warning in unauthenticated_link_warnings(config):
@@ -107,46 +132,6 @@ def run_schema(args: argparse.Namespace) -> int:
     """Print the JSON Schema of the site configuration."""
     print(json.dumps(SiteConfig.model_json_schema(), indent=2))
     return 0
-
-
-def input_age_limits_s(config: SiteConfig, robot_index: int) -> tuple[float, float]:
-    """The oldest camera frame and robot state (seconds) the decision still uses for a robot.
-
-    The decision adds the largest camera frame age and the robot state's age to T_r; beyond
-    these limits the input is stale and the robot is stopped anyway.
-    """
-    camera_s = max((camera.max_frame_age_s for camera in config.cameras), default=0.0)
-    return camera_s, config.robots[robot_index].max_state_age_s
-
-
-def robot_separation_m(
-    config: SiteConfig, robot_index: int, *, at_age_limits: bool = True
-) -> float:
-    """S_p in metres for a robot at its maximum speed and a person at the floor speed.
-
-    Args:
-        at_age_limits: add the input age limits (`input_age_limits_s`) to the reaction time,
-            as the decision does with the measured ages: the largest S_p under which the
-            monitor still lets the robot move. False: fresh inputs (configured reaction times
-            only).
-    """
-    robot = config.robots[robot_index]
-    safety = config.safety
-    stopping = stopping_for(robot.stopping, robot.max_speed_mps)
-    reaction_s = safety.reaction_time_s + robot.reaction_time_s
-    if at_age_limits:
-        reaction_s += sum(input_age_limits_s(config, robot_index))
-    terms = protective_separation_distance(
-        human_speed_mps=safety.human_speed_mps,
-        robot_speed_mps=robot.max_speed_mps,
-        reaction_time_s=reaction_s,
-        stopping_time_s=stopping.stopping_time_s,
-        stopping_distance_m=stopping.stopping_distance_m,
-        intrusion_distance_m=safety.intrusion_distance_m,
-        human_uncertainty_m=safety.human_uncertainty_m,
-        robot_uncertainty_m=robot.uncertainty_m,
-    )
-    return terms.protective_separation_distance_m
 
 
 def summarize(

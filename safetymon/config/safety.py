@@ -90,6 +90,17 @@ class SafetyConfig(StrictModel):
     decision_rate_hz: float = Field(
         100.0, gt=0.0, le=2000.0, description="Rate of the decision loop in hertz."
     )
+    protected_otherwise: str | None = Field(
+        None,
+        min_length=10,
+        max_length=500,
+        description=(
+            "How the cell is protected besides its protective zones (e.g. 'light curtain "
+            "on the keep-out line, PL d'), when it is: only then may a zone edit leave less "
+            "of the robot's worst-case S_p around its reach covered by protective zones "
+            "than before (`safetymon config check --previous`, the zone editor)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _scales(self) -> SafetyConfig:

@@ -65,6 +65,7 @@ class ZoneEditPreview:
         old_config_hash, new_config_hash: `config_hash` of the site before and after.
         config: the validated new site.
         added: whether the zone is new.
+        old_config: the validated site before the edit.
     """
 
     site_file: Path
@@ -76,6 +77,7 @@ class ZoneEditPreview:
     new_config_hash: str
     config: SiteConfig
     added: bool
+    old_config: SiteConfig
 
 
 def text_sha256(text: str) -> str:
@@ -175,7 +177,7 @@ def preview_zone_edit(site_file: Path, edit: ZoneEditRequest) -> ZoneEditPreview
     )
     return ZoneEditPreview(
         site_file, old_text, new_text, diff, old_sha,
-        config_hash(old_config), config_hash(new_config), new_config, added,
+        config_hash(old_config), config_hash(new_config), new_config, added, old_config,
     )  # fmt: skip
 
 

@@ -17,10 +17,11 @@ from __future__ import annotations
 import logging
 import threading
 
-from safetymon.config.loader import config_hash
+from safetymon.config.loader import ConfigError, ConfigIssue, config_hash
 from safetymon.config.site import SiteConfig
 from safetymon.config.zone_edit import ZoneEditPreview, save_zone_edit
 from safetymon.evidence.records import CONFIG_CHANGE, ConfigChange
+from safetymon.geometry.protection import ProtectionReport, protection_report
 from safetymon.monitor.decision_loop import CycleRecord, DecisionLoop
 from safetymon.safety.decision import DecisionEngine
 from safetymon.safety.site import compile_site
@@ -66,11 +67,21 @@ class ZoneChanges:
         """Write the edit to the site file, record it, and stage its zones.
 
         Raises:
-            ConfigError: the file changed since the preview, or the zones do not fit the
-                running configuration (e.g. a robot's permitted zone was removed).
+            ConfigError: the file changed since the preview, the zones do not fit the
+                running configuration (e.g. a robot's permitted zone was removed), or the edit
+                lowers a robot's protective cover (``judge_zone_edit``) while the site does
+                not say it is protected otherwise.
             OSError: the file cannot be written.
         """
         staged = self._with_zones(preview.config)  # refuse before writing anything
+        report = judge_zone_edit(preview)
+        if report.refusals:
+            raise ConfigError([
+                ConfigIssue(str(preview.site_file), f"zones ({zone_id})", reason, None, False)
+                for reason in report.refusals
+            ])  # fmt: skip
+        for line in report.lines():
+            log.warning("zone %s edit: %s", zone_id, line)
         save_zone_edit(preview)
         self._append(
             ConfigChange(
@@ -132,3 +143,12 @@ class ZoneChanges:
     def _append(self, change: ConfigChange) -> None:
         if self._record is not None:
             self._record(CONFIG_CHANGE, change)  # type: ignore[operator]
+
+
+def judge_zone_edit(preview: ZoneEditPreview) -> ProtectionReport:
+    """What an edit does to the protection (``geometry.protection``): the file before vs after.
+
+    ``save`` refuses an edit whose report has refusals; the zone editor shows the report's
+    lines with every preview.
+    """
+    return protection_report(preview.old_config, preview.config)

@@ -252,6 +252,11 @@ class ZonePreviewMessage(StrictModel):
 
     ok: bool
     issues: list[IssueInfo]
+    protection: list[str] = Field(
+        default_factory=list,
+        description="What the edit does to the protection (zone areas lost, each robot's "
+        "protective cover of its worst-case S_p): `geometry.protection`.",
+    )
     polygon_m: list[Point] | None = Field(description="The polygon on the floor, metres.")
     diff: str | None
     diff_withheld: bool
@@ -272,6 +277,9 @@ class ZoneSaveMessage(StrictModel):
     polygon_m: list[Point]
     pending: list[str]
     diff: str
+    protection: list[str] = Field(
+        default_factory=list, description="What the edit did to the protection."
+    )
 
 
 class ZoneRefusal(StrictModel):

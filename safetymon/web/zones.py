@@ -47,6 +47,7 @@ from safetymon.config.zone_edit import (
 )
 from safetymon.config.zones import ZoneType
 from safetymon.monitor.app import Monitor
+from safetymon.monitor.zone_changes import judge_zone_edit
 from safetymon.web.messages import (
     CameraZones,
     IssueInfo,
@@ -257,7 +258,13 @@ class ZoneEditor:
         frame = self._monitor.hub.views()[camera_id].frame
         return (int(frame.shape[1]), int(frame.shape[0])) if frame is not None else None
 
-    def _preview(self, body: ZoneEditBody) -> tuple[ZoneEditPreview, list[Point]]:
+    def _preview(self, body: ZoneEditBody) -> tuple[ZoneEditPreview, list[Point], list[str]]:
+        """The previewed edit, its floor polygon and what it does to the protection.
+
+        Raises:
+            EditRefusedError: no site file, an invalid edit, or one that lowers a robot's
+                protective cover (``monitor.zone_changes.judge_zone_edit``).
+        """
         site_file = self.site_file
         if site_file is None:
             raise EditRefusedError(409, "no site file", [IssueInfo(
@@ -270,13 +277,20 @@ class ZoneEditor:
             description=body.description, base_sha256=body.base_sha256,
         )  # fmt: skip
         try:
-            return preview_zone_edit(site_file, request), polygon
+            preview = preview_zone_edit(site_file, request)
         except ConfigError as exc:
             raise _refusal(exc) from exc
         except (OSError, UnicodeDecodeError) as exc:
             raise EditRefusedError(500, "the site file cannot be read", [
                 IssueInfo(field="site_file", message=f"{site_file}: {exc}")
             ]) from exc  # fmt: skip
+        report = judge_zone_edit(preview)
+        if report.refusals:
+            raise EditRefusedError(422, "the edit weakens protection", [
+                IssueInfo(field=f"zones ({body.zone_id})", message=reason)
+                for reason in report.refusals
+            ])  # fmt: skip
+        return preview, polygon, report.lines()
 
     def preview(self, body: ZoneEditBody, *, with_diff: bool) -> ZonePreviewMessage:
         """Validate ``body`` against the site file now; nothing is written.
@@ -300,12 +314,13 @@ class ZoneEditor:
 
     def _preview_message(self, body: ZoneEditBody, with_diff: bool) -> ZonePreviewMessage:
         try:
-            preview, polygon = self._preview(body)
+            preview, polygon, protection = self._preview(body)
         except EditRefusedError as refused:
             return _invalid(refused.issues)
         return ZonePreviewMessage(
             ok=True,
             issues=[],
+            protection=protection,
             polygon_m=polygon,
             diff=preview.diff if with_diff else None,
             diff_withheld=not with_diff,
@@ -328,7 +343,7 @@ class ZoneEditor:
                 message="saving needs the SHA-256 of the site file the edit was made on",
             )])  # fmt: skip
         with self._lock:
-            preview, polygon = self._preview(body)
+            preview, polygon, protection = self._preview(body)
             try:
                 self._monitor.zone_changes.save(preview, body.zone_id, how=how)
             except ConfigError as exc:
@@ -350,6 +365,7 @@ class ZoneEditor:
             polygon_m=polygon,
             pending=self.pending(),
             diff=preview.diff,
+            protection=protection,
         )
 
     def apply(self, how: str) -> ZoneApplyMessage:

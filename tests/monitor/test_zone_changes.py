@@ -7,8 +7,9 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from safetymon.config.loader import config_hash, load_site_config
+from safetymon.config.loader import ConfigError, config_hash, load_site_config
 from safetymon.config.zone_edit import ZoneEditRequest, preview_zone_edit
 from safetymon.evidence.reader import iter_records, open_readonly
 from safetymon.evidence.store import EvidenceStore
@@ -109,3 +110,18 @@ def test_applied_automatically_on_the_next_stop(tmp_path: Path) -> None:
     changes.on_cycle(record)
     assert changes.pending is None and changes.applied == 1
     assert loop._next_engine is not None  # taken into use on the next cycle
+
+
+def test_an_edit_that_lowers_a_robots_cover_is_refused_before_writing(tmp_path: Path) -> None:
+    """Issue 15, finding 13, at the monitor: whatever front end saves, the check holds."""
+    site = tmp_path / "demo-cell.yaml"
+    shutil.copy(REPO / "zones" / "demo-cell.yaml", site)
+    before = site.read_bytes()
+    store = EvidenceStore.open(tmp_path / "evidence.db")
+    changes = ZoneChanges(load_site_config(site), record=store.record, run_id="run-1")
+    far = [(50.0, 50.0), (50.001, 50.0), (50.001, 50.001), (50.0, 50.001)]
+    preview = preview_zone_edit(site, ZoneEditRequest(zone_id="keep-out", polygon=far))
+    with pytest.raises(ConfigError, match="worst-case S_p"):
+        changes.save(preview, "keep-out")
+    assert site.read_bytes() == before and changes.pending is None
+    store.close()

@@ -499,7 +499,8 @@ def test_answers_are_cached_until_the_site_file_or_monitor_changes(editor: Edito
     assert first.site_file == str(editor.site)
     local = ZoneEditor(editor.cell.monitor, lambda: first.plan, writable=False)
     assert local.zones() is local.zones()  # computed once
-    body = ZoneEditBody(zone_id="keep-out", polygon=[(0, 0), (2.2, 0), (2, 1.5), (0, 1.5)])
+    grown = [(-0.5, -0.5), (2.5, -0.5), (2.5, 2.0), (-0.5, 2.0)]  # more cover: never refused
+    body = ZoneEditBody(zone_id="keep-out", polygon=grown)
     preview = local.preview(body, with_diff=False)
     assert local.preview(body, with_diff=False) is preview
     original = editor.site.read_text()
@@ -514,3 +515,27 @@ def test_answers_are_cached_until_the_site_file_or_monitor_changes(editor: Edito
     finally:
         editor.site.write_text(original)
     assert local.zones().sha256 == first.sha256
+
+
+def test_an_edit_that_weakens_protection_is_named_and_refused(editor: Editor) -> None:
+    """Issue 15, finding 13: the protective zone shrunk to 1 mm² 50 m away, with the token."""
+    before = editor.site.read_bytes()
+    body = {
+        "zone_id": "keep-out",
+        "polygon": [(50, 50), (50.001, 50), (50.001, 50.001), (50, 50.001)],
+        "base_sha256": text_sha256(before.decode()),
+    }
+    reply = ZonePreviewMessage.model_validate(
+        _post(editor.admin.url, "/api/zones/preview", body, AUTH).json()
+    )
+    assert not reply.ok and reply.issues[0].field == "zones (keep-out)"
+    assert "worst-case S_p" in reply.issues[0].message
+    saved = _post(editor.admin.url, "/api/zones/save", body, AUTH)
+    assert saved.status == 422 and "worst-case S_p" in saved.json()["issues"][0]["message"]
+    assert editor.site.read_bytes() == before  # nothing written, nothing staged
+    assert "keep-out" not in _zones(editor.admin.url).pending
+    grown = {**body, "polygon": [(-0.2, -0.2), (2.2, -0.2), (2.2, 1.7), (-0.2, 1.7)]}
+    allowed = ZonePreviewMessage.model_validate(
+        _post(editor.admin.url, "/api/zones/preview", grown).json()
+    )
+    assert allowed.ok and any("protective zone 'keep-out'" in line for line in allowed.protection)

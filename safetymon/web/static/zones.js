@@ -250,6 +250,17 @@
     }
   }
 
+  // what the edit does to the protection (areas lost, each robot's cover of its S_p)
+  function showProtection(lines) {
+    const list = byId("ze-protection");
+    list.replaceChildren();
+    for (const line of lines) {
+      const item = document.createElement("li");
+      item.textContent = line;
+      list.appendChild(item);
+    }
+  }
+
   // validate the edit; with a token the reply carries the diff (returned)
   async function preview(token) {
     if (!ed.zoneId) {
@@ -271,6 +282,7 @@
       validation.textContent = body.ok ? "valid" : "not valid";
       validation.dataset.valid = body.ok ? "true" : "false";
       showIssues(body.issues);
+      showProtection(body.protection || []);
       byId("ze-save-open").disabled = !(body.ok && ed.info.editable);
       draw();
       return body;
