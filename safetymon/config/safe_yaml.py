@@ -116,7 +116,11 @@ def load_bounded(text: str) -> Any:
     """
     if len(text) > MAX_FILE_BYTES:
         raise YamlLimitError(f"{len(text)} characters of YAML: more than {MAX_FILE_BYTES}")
-    loader = _BoundedLoader(text)
+    try:  # the reader checks the characters already when the loader is made
+        loader = _BoundedLoader(text)
+    except yaml.YAMLError as error:  # e.g. a control character: "special characters"
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        raise YamlLimitError(f"invalid YAML: {error}"[:300], _where(mark)) from None
     try:
         node = loader.get_single_node()
         if node is None:

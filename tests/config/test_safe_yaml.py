@@ -121,3 +121,12 @@ def test_config_check_exits_2_naming_the_file(tmp_path: Path, content: bytes) ->
     assert completed.returncode == 2, completed.stdout + completed.stderr
     assert str(path) in completed.stderr + completed.stdout
     assert "Traceback" not in completed.stderr
+
+
+def test_a_control_character_is_a_named_refusal() -> None:
+    """Found by tests/fuzz: a C0 control character made the loader raise yaml.ReaderError
+    (a traceback, exit 1) before parsing began."""
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        parse_yaml("\x1f", "odd.yaml")
+    with pytest.raises(ConfigError, match="special characters"):
+        parse_yaml("site: demo\x07\n", "odd.yaml")
