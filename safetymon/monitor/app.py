@@ -42,6 +42,7 @@ from safetymon.monitor.perception_hub import FrameTiming, PerceptionHub
 from safetymon.monitor.perception_setup import build_pipelines, detection_threads
 from safetymon.monitor.robot_mask import Project, RobotMasker
 from safetymon.monitor.status import StatusLine, format_status
+from safetymon.monitor.supervisor import Supervised, Supervisor
 from safetymon.monitor.zone_changes import ZoneChanges
 from safetymon.perception.mapping import FloorMapper
 from safetymon.perception.sources import CameraSource, FrameSource
@@ -123,6 +124,7 @@ class Monitor:
         engine = DecisionEngine(compile_site(config))
         self.site_file: Path | None = None
         self.input_keys: dict[str, bytes] = {}  # robot-state input keys, by configured file
+        self.supervisor: Supervisor | None = None  # restarts dead input threads (start())
         self.zone_changes = ZoneChanges(
             config,
             record=recorder.writer.record if recorder is not None else None,
@@ -284,6 +286,29 @@ class Monitor:
         cv2.setNumThreads(threads)
         log.info("OpenCV uses %d thread(s) per frame for %d camera(s)", threads, cameras)
         self.hub.start()
+        self.supervisor = Supervisor(self._supervised())
+        self.supervisor.start()
+
+    def _supervised(self) -> list[Supervised]:
+        """The input threads the supervisor restarts when they die (``monitor.supervisor``)."""
+        items = []
+        for index, receiver in enumerate(self._receivers):
+
+            def restart(index: int = index) -> None:
+                self._receivers[index] = self._receivers[index].reopened()
+
+            where = getattr(receiver.config, "endpoint", None) or receiver.config.port
+            items.append(Supervised(
+                f"robot-state receiver {where} (robots {', '.join(receiver.robot_ids)})",
+                lambda index=index: self._receivers[index].alive, restart,
+            ))  # fmt: skip
+        for camera_id in self.hub.camera_ids:
+            items.append(Supervised(
+                f"camera {camera_id} detection worker",
+                lambda camera_id=camera_id: self.hub.worker_alive(camera_id),
+                lambda camera_id=camera_id: self.hub.restart_worker(camera_id),
+            ))  # fmt: skip
+        return items
 
     def _config_applied(self, config: SiteConfig) -> None:
         self.config = config
@@ -308,6 +333,8 @@ class Monitor:
         if self._stopped:
             return
         self._stopped = True
+        if self.supervisor is not None:
+            self.supervisor.stop()  # before the threads it watches are stopped on purpose
         self.loop.stop()
         try:
             self.outputs.send(SafetyState.STOP, 0.0, int(Reason.SHUTDOWN))

@@ -156,10 +156,30 @@ class PerceptionHub:
         """Start every source and one worker thread per camera."""
         for camera in self._cameras.values():
             camera.source.start()
-            camera.thread = threading.Thread(
-                target=self._work, args=(camera,), name=f"detect-{camera.camera_id}", daemon=True
-            )
-            camera.thread.start()
+            self._start_worker(camera)
+
+    def _start_worker(self, camera: _Camera) -> None:
+        camera.thread = threading.Thread(
+            target=self._work, args=(camera,), name=f"detect-{camera.camera_id}", daemon=True
+        )
+        camera.thread.start()
+
+    def worker_alive(self, camera_id: str) -> bool:
+        """Whether camera ``camera_id``'s detection worker runs (False after ``stop``)."""
+        thread = self._cameras[camera_id].thread
+        return thread is not None and thread.is_alive()
+
+    def restart_worker(self, camera_id: str) -> None:
+        """Start a new detection worker for a camera whose worker died; clears its fault.
+
+        The camera's frames stay stale (STOP) until the new worker has processed one.
+        """
+        camera = self._cameras[camera_id]
+        if self._stop.is_set() or self.worker_alive(camera_id):
+            return
+        with self._lock:
+            camera.worker_fault = None
+        self._start_worker(camera)
 
     def stop(self, timeout_s: float = 2.0) -> None:
         """Stop the workers (each finishes its current frame) and the sources."""

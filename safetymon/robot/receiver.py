@@ -109,6 +109,23 @@ class _ReceiverThread:
     def _release(self) -> None:
         raise NotImplementedError
 
+    def reopened(self) -> _ReceiverThread:
+        """A new, started receiver for the same input and robots (after this one died).
+
+        The robots' source fault is cleared once it runs: their state stays stale (STOP)
+        until the first new valid message.
+
+        Raises:
+            OSError: the input cannot be opened again (the fault stays).
+        """
+        fresh = self._reopen()
+        fresh.start()
+        self.store.set_source_fault(self.robot_ids, None)
+        return fresh
+
+    def _reopen(self) -> _ReceiverThread:
+        raise NotImplementedError
+
 
 class ZmqStateReceiver(_ReceiverThread):
     """Subscribe to robot state messages on a ZeroMQ endpoint.
@@ -139,6 +156,7 @@ class ZmqStateReceiver(_ReceiverThread):
         """Open the SUB socket now so that a bad endpoint fails before the thread starts."""
         super().__init__(store, robot_ids)
         self.config = config
+        self._curve_server_key = curve_server_key
         self.authenticated = curve_server_key is not None
         if self.authenticated and not zmq.has("curve"):
             raise OSError("state_input.curve_server_key_file: this libzmq has no CURVE")
@@ -191,6 +209,11 @@ class ZmqStateReceiver(_ReceiverThread):
                     )
                     continue
                 self._deliver(frames[1], arrival)
+
+    def _reopen(self) -> ZmqStateReceiver:
+        return ZmqStateReceiver(
+            self.store, self.config, self.robot_ids, curve_server_key=self._curve_server_key
+        )
 
     def _drain_handshake_failures(self, monitor: zmq.Socket) -> None:
         """Count (and now and then log) each failed CURVE handshake: a wrong publisher."""
@@ -274,6 +297,9 @@ class SerialStateReceiver(_ReceiverThread):
                     f"line longer than {MAX_MESSAGE_BYTES} bytes",
                 )
                 pending.clear()
+
+    def _reopen(self) -> SerialStateReceiver:
+        return SerialStateReceiver(self.store, self.config, self.robot_ids, self._hmac_key)
 
     def _take(self, line: bytes, arrival_s: float) -> None:
         """Deliver one line, first checking its HMAC tag when the input has a key."""
