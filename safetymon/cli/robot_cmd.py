@@ -119,6 +119,7 @@ def run_sim(args: argparse.Namespace) -> int:
         return _error(f"robot {robot_id}: {error}", 2)
     state_input = robot.state_input
     zmq_input = state_input if isinstance(state_input, ZmqStateInputConfig) else None
+    from safetymon.signals.endpoints import check_bindable
     from safetymon.signals.keys import KeyFileError, load_hmac_key, load_keypair
 
     try:
@@ -140,7 +141,9 @@ def run_sim(args: argparse.Namespace) -> int:
                 return _error("--endpoint or --serial needed: the robot's input is serial", 2)
             bind = not (args.connect or (zmq_input is not None and zmq_input.bind))
             topic = zmq_input.topic if zmq_input else "robot_state"
-            sender = ZmqStateSender(endpoint, topic, bind=bind, curve_keys=curve_keys)
+            sender = ZmqStateSender(
+                endpoint, topic, bind=bind, curve_keys=curve_keys, bind_check=check_bindable
+            )
             where = f"{'bound' if bind else 'connected'} {sender.endpoint} topic {topic!r}"
             where += " (CURVE server)" if curve_keys else ""
     except OSError as error:
@@ -177,6 +180,7 @@ def run_listen(args: argparse.Namespace) -> int:
         return _error(str(error), 2)
     from safetymon.config.loader import ConfigError
     from safetymon.monitor.input_keys import load_state_input_keys
+    from safetymon.signals.endpoints import check_bindable
 
     try:
         keys = load_state_input_keys(config, Path(args.config).parent, Path(args.config))
@@ -185,7 +189,9 @@ def run_listen(args: argparse.Namespace) -> int:
             print(f"error: {issue}", file=sys.stderr)
         return 2
     try:
-        receivers = start_receivers(store, [(r.id, r.state_input) for r in config.robots], keys)
+        receivers = start_receivers(
+            store, [(r.id, r.state_input) for r in config.robots], keys, check_bindable
+        )
     except (OSError, ValueError) as error:
         return _error(str(error), 1)
     stop = threading.Event()

@@ -52,6 +52,7 @@ from safetymon.robot.store import RobotStateStore
 from safetymon.safety.decision import Decision, DecisionEngine
 from safetymon.safety.inputs import CycleInput
 from safetymon.safety.site import compile_site
+from safetymon.signals.endpoints import check_bindable
 from safetymon.signals.frame import SafetyState
 from safetymon.signals.reasons import Reason
 
@@ -267,8 +268,9 @@ class Monitor:
         kernels.warm_up()
         try:
             self._receivers = start_receivers(
-                self.robots, [(r.id, r.state_input) for r in self.config.robots], self.input_keys
-            )
+                self.robots, [(r.id, r.state_input) for r in self.config.robots], self.input_keys,
+                check_bindable,
+            )  # fmt: skip
         except (OSError, ValueError) as error:
             self.close_outputs_and_evidence(reason="robot state input could not be opened")
             if isinstance(error, ValueError):  # a key not loaded: still a refusal, exit 1

@@ -22,7 +22,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import serial
 import zmq
@@ -34,6 +34,9 @@ from safetymon.robot.messages import MAX_MESSAGE_BYTES
 from safetymon.robot.store import Rejection, RobotStateStore
 
 POLL_S = 0.05
+BindCheck = Callable[[str], None]
+"""Called with an endpoint before it is bound; raises OSError to refuse it (the monitor passes
+``signals.endpoints.check_bindable``: no ipc path that is a file or a live socket)."""
 HANDSHAKE_LOG_INTERVAL_S = 10.0
 """A failing CURVE handshake is logged at most this often (it repeats at every reconnect)."""
 _HANDSHAKE_FAILURES = (
@@ -137,6 +140,8 @@ class ZmqStateReceiver(_ReceiverThread):
         context: ZeroMQ context (default: the process's shared instance).
         curve_server_key: the controller publisher's Z85 CURVE public key (40 bytes), or
             None: without it the input is unauthenticated.
+        bind_check: with ``config.bind``, called with the endpoint before binding; raises
+            OSError to refuse it (see ``BindCheck``).
 
     Raises:
         OSError: the endpoint cannot be bound or connected, or CURVE is asked of a libzmq
@@ -152,11 +157,18 @@ class ZmqStateReceiver(_ReceiverThread):
         robot_ids: Sequence[str],
         context: zmq.Context | None = None,
         curve_server_key: bytes | None = None,
+        bind_check: BindCheck | None = None,
     ) -> None:
         """Open the SUB socket now so that a bad endpoint fails before the thread starts."""
         super().__init__(store, robot_ids)
         self.config = config
         self._curve_server_key = curve_server_key
+        self._bind_check = bind_check
+        if config.bind and bind_check is not None:
+            try:
+                bind_check(config.endpoint)
+            except OSError as error:
+                raise OSError(f"state_input.endpoint {config.endpoint!r}: {error}") from error
         self.authenticated = curve_server_key is not None
         if self.authenticated and not zmq.has("curve"):
             raise OSError("state_input.curve_server_key_file: this libzmq has no CURVE")
@@ -212,8 +224,9 @@ class ZmqStateReceiver(_ReceiverThread):
 
     def _reopen(self) -> ZmqStateReceiver:
         return ZmqStateReceiver(
-            self.store, self.config, self.robot_ids, curve_server_key=self._curve_server_key
-        )
+            self.store, self.config, self.robot_ids, curve_server_key=self._curve_server_key,
+            bind_check=self._bind_check,
+        )  # fmt: skip
 
     def _drain_handshake_failures(self, monitor: zmq.Socket) -> None:
         """Count (and now and then log) each failed CURVE handshake: a wrong publisher."""
@@ -319,12 +332,13 @@ def start_receivers(
     store: RobotStateStore,
     configs: Sequence[tuple[str, ZmqStateInputConfig | SerialStateInputConfig]],
     keys: Mapping[str, bytes] | None = None,
+    bind_check: BindCheck | None = None,
 ) -> list[_ReceiverThread]:
     """Open one receiver per distinct input (robots sharing an endpoint or port share one).
 
     ``keys`` maps each configured key file (``curve_server_key_file``, ``hmac_key_file``, as
     written in the site file) to its loaded key (``monitor.input_keys``). Robots sharing an
-    input must name the same key file.
+    input must name the same key file. ``bind_check`` guards every bound endpoint.
 
     Raises:
         OSError: an input cannot be opened (receivers opened so far are closed again).
@@ -350,7 +364,9 @@ def start_receivers(
                 raise ValueError(f"robots {ids}: key file {key_file!r} was not loaded")
             key_bytes = None if key_file is None else keys[key_file]
             if isinstance(first, ZmqStateInputConfig):
-                receivers.append(ZmqStateReceiver(store, first, ids, curve_server_key=key_bytes))
+                receivers.append(ZmqStateReceiver(
+                    store, first, ids, curve_server_key=key_bytes, bind_check=bind_check
+                ))  # fmt: skip
             else:
                 assert isinstance(first, SerialStateInputConfig)
                 receivers.append(SerialStateReceiver(store, first, ids, hmac_key=key_bytes))

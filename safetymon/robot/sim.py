@@ -223,12 +223,18 @@ class ZmqStateSender:
         topic: str = "robot_state",
         bind: bool = True,
         curve_keys: tuple[bytes, bytes] | None = None,
+        bind_check: Callable[[str], None] | None = None,
     ) -> None:
         """Open the socket.
 
+        ``bind_check`` is called with the endpoint before a bind and raises OSError to
+        refuse it (the CLI passes ``signals.endpoints.check_bindable``).
+
         Raises:
-            OSError: the endpoint cannot be bound or connected.
+            OSError: the endpoint cannot be bound or connected, or ``bind_check`` refused it.
         """
+        if bind and bind_check is not None:
+            bind_check(endpoint)
         self._ctx = zmq.Context()
         self._sock = self._ctx.socket(zmq.PUB)
         self._sock.setsockopt(zmq.LINGER, 200)

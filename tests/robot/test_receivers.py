@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
+import yaml
 import zmq
 
 from safetymon.config.robots import SerialStateInputConfig, ZmqStateInputConfig
 from safetymon.robot.receiver import SerialStateReceiver, ZmqStateReceiver, start_receivers
 from safetymon.robot.store import RobotStateStore
+from safetymon.signals.endpoints import check_bindable
+from tests.conftest import REPO
 from tests.robot.helpers import encode, links_message, robot
 
 
@@ -220,3 +225,41 @@ def test_no_line_ends_the_serial_receiver() -> None:
     finally:
         os.close(controller)
         os.close(device)
+
+
+def test_a_bound_ipc_input_never_deletes_a_file_or_takes_a_live_path(tmp_path) -> None:
+    """Issue 15, finding 3 for the robot-state input and robot-sim: ZeroMQ's ipc bind unlinks
+    whatever is at the path. With the monitor's bind check, a file there is refused and
+    kept, and so is the path of a live sender."""
+    evidence = tmp_path / "evidence.db"
+    evidence.write_bytes(b"records")
+    store = RobotStateStore([robot()])
+    config = ZmqStateInputConfig(endpoint=f"ipc://{evidence}", bind=True)
+    with pytest.raises(OSError, match=r"state_input\.endpoint .*not a socket"):
+        ZmqStateReceiver(store, config, ["arm1"], bind_check=check_bindable)
+    with pytest.raises(OSError, match="not a socket"):
+        start_receivers(store, [("arm1", config)], bind_check=check_bindable)
+    assert evidence.read_bytes() == b"records"
+
+    live = ZmqStateInputConfig(endpoint=f"ipc://{tmp_path}/arm.ipc", bind=True)
+    first = ZmqStateReceiver(store, live, ["arm1"], bind_check=check_bindable)
+    try:
+        with pytest.raises(OSError, match="in use"):
+            ZmqStateReceiver(store, live, ["arm1"], bind_check=check_bindable)
+    finally:
+        first.close()
+
+
+def test_robot_sim_refuses_an_ipc_path_that_is_a_file(tmp_path) -> None:
+    evidence = tmp_path / "evidence.db"
+    evidence.write_bytes(b"records")
+    data = yaml.safe_load((REPO / "zones" / "demo-cell.yaml").read_text())
+    site = tmp_path / "site.yaml"
+    site.write_text(yaml.safe_dump(data))
+    done = subprocess.run(
+        [sys.executable, "-m", "safetymon", "robot-sim", "--config", str(site), "--endpoint",
+         f"ipc://{evidence}", "--duration", "0.2"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1 and "not a socket" in done.stderr
+    assert evidence.read_bytes() == b"records"
