@@ -19,7 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from safetymon.config.loader import ConfigError, load_site_config
-from safetymon.monitor.app import Monitor, MonitorParts
+from safetymon.monitor.app import Monitor, MonitorParts, status_line
+from safetymon.monitor.sd_notify import LoopNotifier, SystemdNotifier
 from safetymon.web.cli import add_http_argument, resolve_http
 
 
@@ -50,12 +51,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def configure_logging(level: str) -> None:
-    """Log to stderr with time and thread (the status line shares the terminal)."""
-    logging.basicConfig(
-        level=getattr(logging, level),
-        format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s",
-    )
+SYSLOG_PRIORITY = {
+    logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6,
+    logging.DEBUG: 7,
+}  # fmt: skip
+"""Python log level → syslog priority, for journald's ``<N>`` line prefix (sd-daemon(3))."""
+
+
+class JournalFormatter(logging.Formatter):
+    """One line per event for journald: ``<N>LEVEL thread logger: message``.
+
+    journald stamps the time itself and reads the priority from the ``<N>`` prefix; a
+    traceback stays in the same line (its lines joined with `` | ``) so an event is one
+    journal entry.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("%(levelname)s %(threadName)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record).replace("\r", "").replace("\n", " | ")
+        priority = SYSLOG_PRIORITY.get(record.levelno, 6 if record.levelno < 30 else 3)
+        return f"<{priority}>{text}"
+
+
+def configure_logging(level: str, environ: dict[str, str] | None = None) -> None:
+    """Log to stderr: with time and thread on a terminal (the status line shares it); in
+    journald's form when stderr is the journal (``JOURNAL_STREAM`` set by systemd)."""
+    env = os.environ if environ is None else environ
+    handler = logging.StreamHandler(sys.stderr)
+    if env.get("JOURNAL_STREAM"):
+        handler.setFormatter(JournalFormatter())
+    else:
+        handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
+        ))  # fmt: skip
+    logging.basicConfig(level=getattr(logging, level), handlers=[handler])
 
 
 def build_monitor(args: argparse.Namespace, parts: MonitorParts) -> Monitor | int:
@@ -142,6 +173,13 @@ def run(args: argparse.Namespace) -> int:
     monitor = build_monitor(args, parts)
     if isinstance(monitor, int):
         return monitor
+    systemd = SystemdNotifier()  # a no-op unless run by systemd with Type=notify
+    notifier = None
+    if systemd.enabled:
+        notifier = LoopNotifier(
+            systemd, monitor.loop.period_s, monitor.config.monitor.overrun_factor, status_line
+        )
+        monitor.loop.add_listener(notifier)
     recorder = monitor.recorder
     print(
         f"safetymon run: site {monitor.config.site!r}, pid {os.getpid()}, publishing on "
@@ -176,7 +214,10 @@ def run(args: argparse.Namespace) -> int:
         if server is not None:
             server.stop()
     clean = reason.startswith(("received", "ran for"))
+    if notifier is not None:
+        notifier.stopping(reason)
     monitor.stop(reason=reason, clean=clean)
+    systemd.close()
     where = f"{recorder.episodes} episode(s) in {recorder.db_path}" if recorder else "not recorded"
     print(f"safetymon run: {reason}; STOP published; evidence: {where}", file=sys.stderr)
     return 0 if clean else 1

@@ -439,19 +439,24 @@ class Monitor:
         decision = record.decision
         if not status.due(decision.state, record.signal_sent_s):
             return  # formatting 100 lines a second to show one is work on the loop's path
-        ages = {c.camera_id: c.frame_age_s for c in record.cycle.cameras}
-        ages.update({r.robot_id: r.age_s for r in record.cycle.robots})
-        closest = decision.closest
-        line = format_status(
-            decision.state,
-            decision.speed_scale,
-            int(decision.reasons),
-            record.cycle.humans.count,
-            closest.distance_m if closest is not None else math.nan,
-            record.loop_rate_hz,
-            ages,
-        )
-        status.show(line, decision.state, record.signal_sent_s)
+        status.show(status_line(record), decision.state, record.signal_sent_s)
+
+
+def status_line(record: CycleRecord) -> str:
+    """The one-line status of a cycle (``monitor.status.format_status``)."""
+    decision = record.decision
+    ages = {c.camera_id: c.frame_age_s for c in record.cycle.cameras}
+    ages.update({r.robot_id: r.age_s for r in record.cycle.robots})
+    closest = decision.closest
+    return format_status(
+        decision.state,
+        decision.speed_scale,
+        int(decision.reasons),
+        record.cycle.humans.count,
+        closest.distance_m if closest is not None else math.nan,
+        record.loop_rate_hz,
+        ages,
+    )
 
 
 def _frame_metrics(metrics: MonitorMetrics) -> Callable[[FrameResult, FrameTiming], None]:

@@ -188,6 +188,10 @@ class DecisionLoop:
                 )
         return record
 
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener`` after every cycle from now on (before ``start``: from the first)."""
+        self._listeners = (*self._listeners, listener)
+
     def nudge(self) -> None:
         """Run a cycle now instead of at the next period (new perception data arrived).
 

@@ -269,14 +269,20 @@ class MonitorProcess:
         return self.process.wait(timeout_s)
 
 
-def start_monitor(site: RunSite, *extra: str, name: str = "run") -> MonitorProcess:
-    """Start `safetymon run` on the site with its evidence db and no status line."""
+def start_monitor(
+    site: RunSite, *extra: str, name: str = "run", env: dict[str, str] | None = None
+) -> MonitorProcess:
+    """Start `safetymon run` on the site with its evidence db and no status line.
+
+    ``env``: variables added to this process's environment (e.g. ``NOTIFY_SOCKET``).
+    """
     stderr_file = site.folder / f"{name}.stderr"
     with open(stderr_file, "ab") as err:
         process = subprocess.Popen(
             _command("run", "--config", str(site.site_file), "--evidence",
                      str(site.evidence_db), "--no-status", "--log-level", "INFO", *extra),
             stdout=subprocess.DEVNULL, stderr=err, cwd=site.folder,
+            env=None if env is None else {**os.environ, **env},
         )  # fmt: skip
     return MonitorProcess(process, stderr_file)
 
