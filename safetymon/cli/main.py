@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from safetymon import __version__
+from safetymon.version import software_version
 
 COMMAND_MODULES: tuple[str, ...] = (
     "safetymon.cli.config_cmd",
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
             "controller or relay."
         ),
     )
-    parser.add_argument("--version", action="version", version=f"safetymon {__version__}")
+    parser.add_argument("--version", action="version", version=f"safetymon {software_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from safetymon import __version__
 from safetymon.evidence.canonical import file_sha256
 from safetymon.evidence.metrics import EpisodeArrays, Metrics, collect
 from safetymon.evidence.reader import open_readonly
 from safetymon.evidence.snapshots import write_atomic
 from safetymon.evidence.verify import VerifyResult, verify_store
+from safetymon.version import software_version
 
 _MAX_SCATTER = 20_000
 _CSS = """
@@ -183,7 +183,7 @@ def render_html(
         f"<title>safetymon evidence report</title><style>{_CSS}</style></head><body>",
         "<h1>safetymon evidence report</h1>",
         f"<p class='note'>Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC by "
-        f"safetymon {esc(__version__)}. safetymon is not a certified safety device; these "
+        f"safetymon {esc(software_version())}. safetymon is not a certified safety device; these "
         "figures come from its own records.</p>",
         "<h2>Verification</h2>",
         status,

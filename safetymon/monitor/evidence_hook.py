@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from safetymon import __version__
 from safetymon.config.loader import config_hash
 from safetymon.config.site import SiteConfig
 from safetymon.evidence.episodes import EpisodeBuilder
@@ -25,6 +24,7 @@ from safetymon.evidence.store import EvidenceStore, StoreError
 from safetymon.evidence.verify import verify_store
 from safetymon.evidence.writer import EvidenceWriter
 from safetymon.safety.decision import Decision
+from safetymon.version import software_version
 
 Frames = Callable[[], Mapping[str, np.ndarray]]
 """Returns the newest frame of each camera (camera id → BGR image), for snapshots."""
@@ -85,7 +85,7 @@ class EvidenceRecorder:
         digest = config_hash(config)
         self.builder = EpisodeBuilder(
             config.evidence, config_hash=digest, model_hash=model_hash,
-            software_version=__version__,
+            software_version=software_version(),
         )  # fmt: skip
         self.store.record_run_start(
             RunStart(
@@ -93,7 +93,7 @@ class EvidenceRecorder:
                 site=config.site,
                 config_hash=digest,
                 model_hash=model_hash,
-                software_version=__version__,
+                software_version=software_version(),
                 config=config.model_dump(mode="json"),
             )
         )
