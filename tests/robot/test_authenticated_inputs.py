@@ -234,7 +234,7 @@ def _site(repo: Path, tmp_path: Path, state_input: dict) -> Path:
     return path
 
 
-def _listen(site: Path, sim_args: list[str], duration: str = "3") -> tuple[int, dict, str]:
+def _listen(site: Path, sim_args: list[str], duration: str = "2") -> tuple[int, dict, str]:
     command = [sys.executable, "-m", "safetymon"]
     sim = subprocess.Popen(
         [*command, "robot-sim", "--config", str(site), "--duration", "20", *sim_args],
@@ -266,7 +266,7 @@ def test_robot_sim_as_curve_server_reaches_robot_listen(repo: Path, tmp_path: Pa
     assert report["accepted"] > 0 and report["rejected"] == {}
     # a sender with another key pair (a forger's robot-sim) delivers nothing
     _, other = generate_keypair(tmp_path / "forger", "arm1")
-    code, report, stderr = _listen(site, ["--curve-secret-key", str(other)], duration="1.5")
+    code, report, stderr = _listen(site, ["--curve-secret-key", str(other)], duration="1")
     assert code == 1 and report["accepted"] == 0
     assert "no valid state received from arm1" in stderr
 
@@ -302,7 +302,7 @@ def test_robot_sim_hmac_serial_reaches_robot_listen(repo: Path, tmp_path: Path) 
         # without the key the same sender's lines are all refused as unauthenticated
         time.sleep(0.3)  # the first sender's last lines cross the cable, then are dropped
         termios.tcflush(listen_device, termios.TCIOFLUSH)
-        code, report, stderr = _listen(site, ["--serial", os.ttyname(sim_device)], "1.5")
+        code, report, stderr = _listen(site, ["--serial", os.ttyname(sim_device)], "2")
         assert code == 1 and report["accepted"] == 0
         assert report["rejected"]["unauthenticated"] > 0
         assert (
