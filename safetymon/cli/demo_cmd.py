@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     site = Path(args.config)
     if not site.is_file():
-        print(f"error: demo site {site} not found (run from a source checkout)", file=sys.stderr)
+        print(f"error: demo site {site} not found", file=sys.stderr)
         return 2
     try:
         http = resolve_http(args, None, site.parent)

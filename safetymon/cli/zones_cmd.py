@@ -1,4 +1,5 @@
-"""`safetymon zones render`: the floor plan of a site, or its zones drawn on a camera frame.
+"""`safetymon zones render`: the floor plan of a site, or its zones drawn on a camera frame;
+`safetymon zones examples`: the packaged example sites copied out for editing.
 
 Exit codes: 0 written, 1 the output file could not be written, 2 invalid input (config,
 camera id, frame, sizes, output type).
@@ -41,6 +42,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     render.add_argument("--camera", help="camera id: draw the zones on --frame instead")
     render.add_argument("--frame", help="an image of --camera (needs --camera)")
     render.set_defaults(func=run_render)
+    examples = commands.add_parser(
+        "examples", help="copy the example site files (demo cell and two more) out for editing"
+    )
+    examples.add_argument("--out", required=True, metavar="DIR", help="folder to write to")
+    examples.add_argument("--force", action="store_true", help="replace files of the same name")
+    examples.set_defaults(func=run_examples)
+
+
+def run_examples(args: argparse.Namespace) -> int:
+    """Copy the packaged example sites to ``--out``; 2 when one exists there, 1 on I/O errors."""
+    from safetymon.examples import copy_examples
+
+    try:
+        written = copy_examples(Path(args.out), overwrite=args.force)
+    except FileExistsError as error:
+        print(f"error: --out: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: --out {args.out!r}: {error}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(path)
+    return 0
 
 
 def _size(text: str, what: str) -> tuple[int, int]:

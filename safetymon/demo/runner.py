@@ -24,12 +24,13 @@ from safetymon.demo.cell import DemoParts
 from safetymon.demo.plan import write_demo_plan
 from safetymon.demo.recording import DemoHistory, DemoRecorder
 from safetymon.evidence.reader import iter_records, open_readonly
+from safetymon.examples import example_path
 from safetymon.monitor.app import CycleListener, Monitor
 from safetymon.sim.live import SimCellSource
 from safetymon.web.cli import HttpSettings
 
-DEMO_SITE = Path(__file__).resolve().parents[2] / "zones" / "demo-cell.yaml"
-"""The demo cell's site file (in a source checkout)."""
+DEMO_SITE = example_path("demo-cell.yaml")
+"""The demo cell's site file (package data: ``safetymon.examples``)."""
 
 DEMO_FPS = 15.0
 """Frame rate of the rendered camera, frames per second."""

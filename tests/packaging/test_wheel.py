@@ -1,0 +1,107 @@
+"""The wheel is complete (issue 16, item 1): built, installed outside the checkout, the demo
+runs from another folder and the example sites can be copied out.
+
+`pip wheel .` builds the wheel; it is installed with `pip install --no-deps --prefix` into a
+fresh virtual environment (no pip, no editable install). Its dependencies come from this
+project's environment through a `.pth` line (installing them again from the index would take
+minutes and bring nothing new to check); `.pth` files inside that folder are not processed, so
+the editable install of the checkout stays out of sight and `safetymon` is the wheel's.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import site
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The python of a fresh venv with only the wheel of this checkout installed."""
+    root = tmp_path_factory.mktemp("wheel")
+    source = root / "source"  # a copy: setuptools' build/ folder must not be stale or shared
+    shutil.copytree(REPO, source, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
+        ".ruff_cache", ".hypothesis", "demo-out", "out",
+    ))  # fmt: skip
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(root / "dist"), str(source)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr[-3000:]
+    (wheel,) = (root / "dist").glob("safetymon-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for needed in ("safetymon/examples/demo-cell.yaml", "safetymon/web/static/index.html",
+                   "safetymon/py.typed"):  # fmt: skip
+        assert needed in names, needed
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                   timeout=120)  # fmt: skip
+    python = venv / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    install = subprocess.run(
+        # --ignore-installed: pip must not uninstall this environment's safetymon first
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile",
+         "--ignore-installed", "--prefix", str(venv), str(wheel)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stderr[-3000:]
+    ours = sysconfig.get_paths()["purelib"]
+    extra = [p for p in {ours, *site.getsitepackages()} if Path(p).is_dir()]
+    Path(purelib, "project-dependencies.pth").write_text("\n".join(sorted(extra)) + "\n")
+    return python
+
+
+def test_the_installed_wheel_is_the_one_imported(installed: Path, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(installed), "-c", "import json, safetymon, safetymon.examples as e; "
+         "print(json.dumps([safetymon.__file__, str(e.example_path('demo-cell.yaml'))]))"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    package, demo = json.loads(done.stdout)
+    assert str(installed.parents[1]) in package and not package.startswith(str(REPO))
+    assert Path(demo).is_file() and str(installed.parents[1]) in demo
+
+
+@pytest.mark.slow
+def test_demo_runs_from_another_folder(installed: Path, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(installed), "-m", "safetymon", "demo", "--out", "out", "--duration", "4",
+         "--no-status"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "out" / "evidence.db").is_file()
+    assert (tmp_path / "out" / "demo-cell.yaml").is_file()  # the run's own copy of the site
+
+
+def test_zones_examples_copies_the_sites_out(installed: Path, tmp_path: Path) -> None:
+    command = [str(installed), "-m", "safetymon", "zones", "examples", "--out", "sites"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    copied = sorted(p.name for p in (tmp_path / "sites").iterdir())
+    assert copied == ["demo-cell.yaml", "service-counter.yaml", "warehouse-aisle.yaml"]
+    assert (tmp_path / "sites" / "demo-cell.yaml").read_text() == (
+        REPO / "zones" / "demo-cell.yaml"
+    ).read_text()
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert again.returncode == 2 and "--force" in again.stderr
+    check = subprocess.run(
+        [str(installed), "-m", "safetymon", "config", "check", "sites/demo-cell.yaml"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert check.returncode == 0, check.stderr
