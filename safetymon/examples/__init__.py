@@ -1,8 +1,8 @@
-"""Example site files shipped with the package (the demo cell and two more).
+"""Example site files and the model manifest template, shipped with the package.
 
 Found through ``importlib.resources``, never through the current directory, so the demo and
 ``safetymon zones examples --out DIR`` work after a plain ``pip install``. In a source
-checkout ``zones/`` links to these files.
+checkout ``zones/`` and ``models/manifest.yaml`` link to these files.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from pathlib import Path
 
 NAMES = ("demo-cell.yaml", "service-counter.yaml", "warehouse-aisle.yaml")
 """The example site files."""
+MODELS_MANIFEST = "models-manifest.yaml"
+"""The model manifest template (no models listed; ``models/manifest.yaml`` once copied)."""
 
 
 def example_path(name: str) -> Path:
@@ -20,13 +22,15 @@ def example_path(name: str) -> Path:
     Raises:
         ValueError: not an example's name.
     """
-    if name not in NAMES:
+    if name not in (*NAMES, MODELS_MANIFEST):
         raise ValueError(f"no example site {name!r}; the examples are {', '.join(NAMES)}")
     return Path(str(files(__name__) / name))
 
 
 def copy_examples(out_dir: Path, *, overwrite: bool = False) -> list[Path]:
-    """Copy every example into ``out_dir`` (created); return the files written.
+    """Copy every example site into ``out_dir`` (created) and the model manifest template to
+    ``out_dir/models/manifest.yaml`` (where the monitor looks first: the site file's folder's
+    ``models``); return the files written.
 
     Raises:
         FileExistsError: a file of that name exists there and ``overwrite`` is False
@@ -34,11 +38,12 @@ def copy_examples(out_dir: Path, *, overwrite: bool = False) -> list[Path]:
         OSError: the folder or a file cannot be written.
     """
     out = Path(out_dir)
-    targets = [out / name for name in NAMES]
+    sources = [*NAMES, MODELS_MANIFEST]
+    targets = [*(out / name for name in NAMES), out / "models" / "manifest.yaml"]
     existing = [str(t) for t in targets if t.exists()]
     if existing and not overwrite:
         raise FileExistsError(f"{', '.join(existing)} exists (--force replaces it)")
-    out.mkdir(parents=True, exist_ok=True)
-    for name, target in zip(NAMES, targets, strict=True):
+    for name, target in zip(sources, targets, strict=True):
+        target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(example_path(name).read_text(encoding="utf-8"), encoding="utf-8")
     return targets

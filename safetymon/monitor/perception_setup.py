@@ -114,6 +114,16 @@ def camera_far_limit(camera: CameraConfig, mapper: FloorMapper) -> FarLimit | No
         return None
 
 
+def default_models_dir(base_dir: Path) -> Path:
+    """The models folder when none is given: ``models`` in the site file's folder (an
+    installed site: ``/etc/safetymon/models``), else beside it (a checkout's ``zones/`` and
+    ``models/``), else ``./models``."""
+    for candidate in (base_dir / "models", base_dir.parent / "models"):
+        if candidate.is_dir():
+            return candidate
+    return Path("models")
+
+
 def build_pipelines(
     config: SiteConfig,
     base_dir: Path,
@@ -130,8 +140,8 @@ def build_pipelines(
         config: the validated site.
         base_dir: folder that relative paths of the site file resolve against.
         site_file: the site file (for error messages).
-        models_dir: folder of ``manifest.yaml`` and model files (default ``base_dir/../models``
-            when it exists, else ``./models``).
+        models_dir: folder of ``manifest.yaml`` and model files (default:
+            ``default_models_dir``).
         references: reference images by camera id, overriding ``reference_image`` (replay
             may build one from the footage; the demo renders one).
         mappers: floor mappers by camera id, overriding the configured calibration (demo).
@@ -141,8 +151,7 @@ def build_pipelines(
         ConfigError: a camera's calibration, reference image or detector cannot be set up.
     """
     if models_dir is None:
-        sibling = Path(base_dir).parent / "models"
-        models_dir = sibling if sibling.is_dir() else Path("models")
+        models_dir = default_models_dir(Path(base_dir))
     references = references or {}
     mappers = mappers or {}
     ignore_masks = ignore_masks or {}

@@ -41,8 +41,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert built.returncode == 0, built.stderr[-3000:]
     (wheel,) = (root / "dist").glob("safetymon-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for needed in ("safetymon/examples/demo-cell.yaml", "safetymon/web/static/index.html",
-                   "safetymon/py.typed"):  # fmt: skip
+    for needed in ("safetymon/examples/demo-cell.yaml", "safetymon/examples/models-manifest.yaml",
+                   "safetymon/web/static/index.html", "safetymon/py.typed"):  # fmt: skip
         assert needed in names, needed
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
@@ -94,7 +94,9 @@ def test_zones_examples_copies_the_sites_out(installed: Path, tmp_path: Path) ->
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     copied = sorted(p.name for p in (tmp_path / "sites").iterdir())
-    assert copied == ["demo-cell.yaml", "service-counter.yaml", "warehouse-aisle.yaml"]
+    assert copied == ["demo-cell.yaml", "models", "service-counter.yaml", "warehouse-aisle.yaml"]
+    manifest = tmp_path / "sites" / "models" / "manifest.yaml"
+    assert manifest.read_text() == (REPO / "models" / "manifest.yaml").read_text()
     assert (tmp_path / "sites" / "demo-cell.yaml").read_text() == (
         REPO / "zones" / "demo-cell.yaml"
     ).read_text()
@@ -105,3 +107,15 @@ def test_zones_examples_copies_the_sites_out(installed: Path, tmp_path: Path) ->
         capture_output=True, text=True, timeout=120, cwd=tmp_path,
     )  # fmt: skip
     assert check.returncode == 0, check.stderr
+
+
+def test_models_folder_beside_the_site_file_comes_first(tmp_path: Path) -> None:
+    from safetymon.monitor.perception_setup import default_models_dir
+
+    site_dir = tmp_path / "etc" / "safetymon"
+    site_dir.mkdir(parents=True)
+    assert default_models_dir(site_dir) == Path("models")  # none: ./models
+    (tmp_path / "etc" / "models").mkdir()
+    assert default_models_dir(site_dir) == tmp_path / "etc" / "models"  # a checkout's layout
+    (site_dir / "models").mkdir()
+    assert default_models_dir(site_dir) == site_dir / "models"  # an installed site's
