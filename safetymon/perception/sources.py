@@ -18,6 +18,8 @@ the consumer, with source time = index / fps.
 from __future__ import annotations
 
 import glob
+import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -30,6 +32,7 @@ import numpy as np
 
 from safetymon.config.cameras import CameraConfig
 
+log = logging.getLogger(__name__)
 GLOB_CHARACTERS = frozenset("*?[")
 DEFAULT_GLOB_FPS = 10.0
 OPEN_TIMEOUT_MS = 5000
@@ -37,6 +40,36 @@ OPEN_TIMEOUT_MS = 5000
 
 class SourceError(RuntimeError):
     """A source cannot be opened or read (raised by readers, caught by the thread)."""
+
+
+FFMPEG_OPTIONS_VARIABLE = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
+LOW_LATENCY_RTSP_OPTIONS = "rtsp_transport;tcp|fflags;nobuffer|flags;low_delay|max_delay;0"
+"""FFmpeg options for RTSP cameras unless ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` is set: RTP over the
+RTSP TCP connection (no UDP loss, no reordering buffer), no input buffering, low-delay
+decoding, no demuxer delay. Set the variable yourself to change them (e.g. ``rtsp_transport;udp``
+on a camera without interleaved TCP)."""
+
+
+_FFMPEG_ENVIRONMENT = threading.Lock()
+"""Held while a capture is opened: OpenCV reads ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` at open
+time, and the RTSP options must not reach a video file opened by another camera's thread
+(``fflags;nobuffer`` loses a frame of an MP4)."""
+
+
+def _open_ffmpeg(source: str, params: list[int] | None, options: str | None) -> cv2.VideoCapture:
+    """Open ``source`` with OpenCV's FFmpeg backend, with ``options`` in force for this open
+    only (unless the operator set ``OPENCV_FFMPEG_CAPTURE_OPTIONS``: theirs win)."""
+    with _FFMPEG_ENVIRONMENT:
+        ours = options is not None and FFMPEG_OPTIONS_VARIABLE not in os.environ
+        if ours:
+            os.environ[FFMPEG_OPTIONS_VARIABLE] = options
+        try:
+            if params is None:
+                return cv2.VideoCapture(source)
+            return cv2.VideoCapture(source, cv2.CAP_FFMPEG, params)
+        finally:
+            if ours:
+                del os.environ[FFMPEG_OPTIONS_VARIABLE]
 
 
 def is_live(source: int | str) -> bool:
@@ -82,13 +115,16 @@ class _CaptureReader(_Reader):
         elif "://" in source:
             params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS]
             params += [cv2.CAP_PROP_READ_TIMEOUT_MSEC, OPEN_TIMEOUT_MS]
-            self._capture = cv2.VideoCapture(source, cv2.CAP_FFMPEG, params)
+            rtsp = source.lower().startswith(("rtsp://", "rtsps://"))
+            self._capture = _open_ffmpeg(
+                source, params, LOW_LATENCY_RTSP_OPTIONS if rtsp else None
+            )
             what = f"stream {source}"
         else:
             if not Path(source).is_file():
                 self._capture = None
                 raise SourceError(f"video file {source} does not exist")
-            self._capture = cv2.VideoCapture(source)
+            self._capture = _open_ffmpeg(source, None, None)
             what = f"video file {source}"
         if not self._capture.isOpened():
             self._capture.release()
@@ -184,15 +220,34 @@ class NewestFrame:
 
     def _set_fault(self, fault: str | None) -> None:
         with self._lock:
+            changed = _kind(fault) != _kind(self._fault)
             self._fault = fault
+        if changed:
+            self._log_fault(fault)
 
     def _publish(self, image: np.ndarray, captured_s: float, fault: str | None = None) -> None:
         """Make ``image`` (captured at monotonic ``captured_s``) the newest frame; wake waiters."""
         with self._new_frame:
             self._latest = (image, captured_s, self._frames)
             self._frames += 1
+            changed = _kind(fault) != _kind(self._fault)
             self._fault = fault
             self._new_frame.notify_all()
+        if changed:
+            self._log_fault(fault)
+
+    def _log_fault(self, fault: str | None) -> None:
+        """Log a change of the source's fault kind (not every frame of a lasting one)."""
+        name = getattr(self, "name", "frame source")
+        if fault is None:
+            log.warning("%s: frames usable again", name)
+        else:
+            log.warning("%s: %s (STOP)", name, fault)
+
+
+def _kind(fault: str | None) -> str | None:
+    """The kind of a fault text ("frozen", "disconnected", ...): what a log line is kept for."""
+    return None if fault is None else fault.split(":", 1)[0]
 
 
 class CameraSource(NewestFrame):
@@ -202,6 +257,7 @@ class CameraSource(NewestFrame):
         """Prepare (not start) the source of a configured camera."""
         super().__init__(config.max_frame_age_s)
         self.config = config
+        self.name = f"camera {config.id}"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._identical = 0

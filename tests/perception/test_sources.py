@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,13 @@ import numpy as np
 import pytest
 
 from safetymon.config.cameras import CameraConfig
-from safetymon.perception.sources import CameraSource, ReplayReader, SourceError
+from safetymon.perception.sources import (
+    FFMPEG_OPTIONS_VARIABLE,
+    CameraSource,
+    ReplayReader,
+    SourceError,
+    open_reader,
+)
 from tests.conftest import SHARED_DATA
 
 PETS_GLOB = str(SHARED_DATA / "mot15" / "PETS09-S2L1" / "img1" / "*.jpg")
@@ -166,3 +173,12 @@ def test_the_real_tud_campus_video_replays_and_streams() -> None:
     with CameraSource(_camera(video, playback="realtime", max_frame_age_s=5.0)) as source:
         assert _wait_for(lambda: (source.status().fault or "").startswith("ended"))
         assert source.status().frames == 71
+
+
+def test_rtsp_options_never_leak_into_other_opens() -> None:
+    """The low-latency RTSP options are set for an RTSP open only: left in the process's
+    environment they once made a later MP4 replay lose a frame."""
+    assert FFMPEG_OPTIONS_VARIABLE not in os.environ
+    with pytest.raises(SourceError):
+        open_reader("rtsp://127.0.0.1:9/none")  # closed port: refused at once
+    assert FFMPEG_OPTIONS_VARIABLE not in os.environ
