@@ -93,6 +93,16 @@ def test_loop_overrun_stops_and_recovers_after_restart_delay(
     )
 
 
+def kill_sender_once_healthy(controller, monitor, sim) -> None:
+    """Wait for a healthy RUN, SIGKILL robot-sim and wait for STOP ROBOT_STATE_STALE."""
+    wait_healthy(controller, monitor)
+    assert sim is not None
+    killed = time.monotonic()
+    sim.kill()
+    stop = controller.wait_stop(5.0, killed, Reason.ROBOT_STATE_STALE)
+    assert stop is not None, monitor.stderr()[-3000:]
+
+
 def test_restarted_robot_state_sender_is_accepted_and_run_returns(
     tmp_path: Path, frame_set: FrameSet
 ) -> None:
@@ -105,12 +115,7 @@ def test_restarted_robot_state_sender_is_accepted_and_run_returns(
 
     site = write_site(tmp_path, frame_set, edit=with_metrics)
     with running(site) as (monitor, controller, sim):
-        wait_healthy(controller, monitor)
-        assert sim is not None
-        killed = time.monotonic()
-        sim.kill()
-        stop = controller.wait_stop(5.0, killed, Reason.ROBOT_STATE_STALE)
-        assert stop is not None, monitor.stderr()[-3000:]
+        kill_sender_once_healthy(controller, monitor, sim)
         time.sleep(0.5)  # the old sender is gone for good
         restarted = time.monotonic()
         second = run_site.start_robot_sim(site)
@@ -148,12 +153,7 @@ def test_curve_robot_state_runs_and_a_forger_without_the_key_is_refused(
     with running(site, robot_extra=("--curve-secret-key", str(secret))) as (
         monitor, controller, sim,
     ):  # fmt: skip
-        wait_healthy(controller, monitor)
-        assert sim is not None
-        killed = time.monotonic()
-        sim.kill()
-        stop = controller.wait_stop(5.0, killed, Reason.ROBOT_STATE_STALE)
-        assert stop is not None, monitor.stderr()[-3000:]
+        kill_sender_once_healthy(controller, monitor, sim)
         forger = run_site.start_robot_sim(
             site, tmp_path / "forger.log", "--curve-secret-key", str(forged)
         )
