@@ -3,8 +3,9 @@
 Pure checks on a validated site (no I/O): ``safetymon config check`` prints them as warnings.
 
 - A ZeroMQ endpoint is *local* when it is ``ipc://`` or ``tcp://`` on a loopback address
-  (``127.0.0.0/8``, ``::1``, ``localhost``); anything else (``*``, ``0.0.0.0``, an interface
-  address or a host name) can be reached from the network.
+  (``config.http.is_loopback_host``: ``127.0.0.0/8``, ``::1``, ``localhost``); anything
+  else (``*``, ``0.0.0.0``, an interface address or a host name) can be reached from the
+  network.
 - A serial port is *local* when it is a device (``/dev/...``, ``COM3``): reaching it means
   reaching the cable. A pyserial URL that crosses a network (``socket://``, ``rfc2217://``)
   is not.
@@ -15,8 +16,7 @@ Unauthenticated means: a robot-state input without ``curve_server_key_file`` (Ze
 
 from __future__ import annotations
 
-import ipaddress
-
+from safetymon.config.http import is_loopback_host
 from safetymon.config.robots import ZmqStateInputConfig
 from safetymon.config.site import SiteConfig
 
@@ -32,13 +32,7 @@ def zmq_endpoint_is_local(endpoint: str) -> bool:
         return False
     host = endpoint[len("tcp://") :].rpartition(":")[0]
     host = host.split(";")[-1]  # tcp://source;destination: the destination matters
-    host = host.strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # "*", a host name, an interface name
-        return False
+    return is_loopback_host(host)  # "*", a host or interface name: not loopback
 
 
 def serial_port_is_local(port: str) -> bool:

@@ -194,15 +194,9 @@ class CameraPipeline:
         xy, uncertainty, radius = self.mapper.footprints(boxes, keypoints, foot_sigma)
         observations = []
         unplaceable = []
-        beyond_range = []
-        far = (
-            self.far_limit.beyond(boxes)
-            if self.far_limit is not None and keypoints is None
-            else np.zeros(len(detections), dtype=bool)
-        )  # ankles, when given, are the feet: the box bottom says nothing then
         for index, detection in enumerate(detections):
             if not (np.all(np.isfinite(xy[index])) and np.isfinite(uncertainty[index])):
-                (beyond_range if far[index] else unplaceable).append(index)
+                unplaceable.append(index)
                 continue
             observations.append(
                 FloorObservation(
@@ -215,6 +209,13 @@ class CameraPipeline:
                     label=detection.label,
                 )
             )
+        beyond_range: list[int] = []
+        if unplaceable and self.far_limit is not None and keypoints is None:
+            # only for boxes that could not be placed (rare), never per placed box; with
+            # ankle keypoints the feet are the ankles and the box bottom says nothing
+            far = self.far_limit.beyond(boxes[unplaceable])
+            beyond_range = [i for i, out in zip(unplaceable, far, strict=True) if out]
+            unplaceable = [i for i, out in zip(unplaceable, far, strict=True) if not out]
         fault = None
         if unplaceable:
             boxes_text = ", ".join(

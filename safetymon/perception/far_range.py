@@ -35,9 +35,8 @@ import numpy as np
 from safetymon.perception.mapping import FloorMapper
 from safetymon.perception.person_scale import (
     DEFAULT_PERSON_HEIGHT_M,
-    MAX_M_PER_PX,
     CameraModel,
-    person_heights_px,
+    usable_feet,
 )
 
 COLUMN_SAMPLES = 65
@@ -91,9 +90,8 @@ def far_limit(
 ) -> FarLimit:
     """The far limit of ``mapper``'s camera (needs its ``image_size``).
 
-    A foot pixel sees usable floor when it maps to the floor in front of the camera, a
-    person standing there projects with positive height, and one pixel spans at most
-    ``MAX_M_PER_PX`` metres (the same rule as ``person_scale.plan_person_scale``).
+    A foot pixel sees usable floor by ``person_scale.usable_feet`` (the rule the person-scale
+    plan uses too).
 
     Raises:
         ValueError: the mapper has no image size.
@@ -104,16 +102,8 @@ def far_limit(
     columns = np.linspace(0.0, width - 1.0, column_samples)
     rows = np.arange(height, dtype=float)
     feet = np.stack(np.meshgrid(columns, rows), axis=-1).reshape(-1, 2)
-    shortest_tallest = person_heights_px(camera, mapper, feet, person_height_m)
-    jacobian = mapper.jacobian(feet)
-    finite = np.all(np.isfinite(jacobian), axis=(1, 2))
-    scale = np.full(len(feet), np.inf)
-    scale[finite] = np.linalg.norm(jacobian[finite], ord=2, axis=(1, 2))
-    seen = (
-        np.all(np.isfinite(shortest_tallest), axis=1)
-        & (shortest_tallest[:, 0] > 0)
-        & (scale <= MAX_M_PER_PX)
-    ).reshape(height, column_samples)
+    shortest_tallest, seen = usable_feet(camera, mapper, feet, person_height_m)
+    seen = seen.reshape(height, column_samples)
     tallest = shortest_tallest[:, 1].reshape(height, column_samples)
     limit_rows = np.full(column_samples, np.nan)
     limit_tallest = np.full(column_samples, np.nan)

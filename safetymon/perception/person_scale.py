@@ -388,6 +388,24 @@ def person_heights_px(
     return result
 
 
+def usable_feet(
+    camera: CameraModel, mapper: FloorMapper, feet_uv: np.ndarray, heights_m: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Person heights (N, 2) px at raw foot pixels (N, 2), and which of them see usable floor.
+
+    A foot pixel sees usable floor when it maps to the floor in front of the camera, a
+    person standing there projects with positive height, and one pixel spans at most
+    ``MAX_M_PER_PX`` metres in its worst direction (the far cut).
+    """
+    heights = person_heights_px(camera, mapper, feet_uv, heights_m)
+    jacobian = mapper.jacobian(feet_uv)
+    finite = np.all(np.isfinite(jacobian), axis=(1, 2))
+    scale = np.full(len(feet_uv), np.inf)  # metres per pixel in the worst direction
+    scale[finite] = np.linalg.norm(jacobian[finite], ord=2, axis=(1, 2))
+    seen = np.all(np.isfinite(heights), axis=1) & (heights[:, 0] > 0) & (scale <= MAX_M_PER_PX)
+    return heights, seen
+
+
 def plan_person_scale(
     mapper: FloorMapper,
     *,
@@ -422,13 +440,9 @@ def plan_person_scale(
     rows = np.arange(height, dtype=float)
     columns = np.linspace(0.0, width - 1.0, column_samples)
     feet = np.stack(np.meshgrid(columns, rows), axis=-1).reshape(-1, 2)
-    heights = person_heights_px(camera, mapper, feet, person_height_m)
+    heights, seen = usable_feet(camera, mapper, feet, person_height_m)
     heights = heights.reshape(height, column_samples, 2)
-    jacobian = mapper.jacobian(feet).reshape(height, column_samples, 2, 2)
-    finite = np.all(np.isfinite(jacobian), axis=(2, 3))
-    scale = np.full(finite.shape, np.inf)  # metres per pixel in the worst direction
-    scale[finite] = np.linalg.norm(jacobian[finite], ord=2, axis=(1, 2))
-    seen = np.all(np.isfinite(heights), axis=2) & (heights[:, :, 0] > 0) & (scale <= MAX_M_PER_PX)
+    seen = seen.reshape(height, column_samples)
     bands: list[RowBand] = []
     no_floor: list[tuple[int, int]] = []
     column_gap = columns[1] - columns[0] if column_samples > 1 else width

@@ -180,8 +180,14 @@ class ZmqStateReceiver(_ReceiverThread):
         self._monitor: zmq.Socket | None = None
         self._handshake_logged_s = -float("inf")
         if curve_server_key is not None:
-            self._sock.curve_serverkey = curve_server_key
-            self._sock.curve_publickey, self._sock.curve_secretkey = zmq.curve_keypair()
+            try:
+                self._sock.curve_serverkey = curve_server_key
+                self._sock.curve_publickey, self._sock.curve_secretkey = zmq.curve_keypair()
+            except zmq.ZMQError as error:  # not a 40-character Z85 key
+                self._sock.close(0)
+                raise OSError(
+                    f"state_input.curve_server_key_file: not a CURVE public key: {error}"
+                ) from error
             self._monitor = self._sock.get_monitor_socket(_HANDSHAKE_FAILURES)
         try:
             if config.bind:

@@ -97,6 +97,14 @@ def is_heavy(method: str, path: str) -> bool:
     )
 
 
+def _remember_newest(table: dict, key: object, value: object, limit: int) -> None:
+    """Store ``value`` as ``table``'s newest entry; forget the oldest beyond ``limit``."""
+    table.pop(key, None)
+    table[key] = value  # dicts keep insertion order: newest last
+    while len(table) > limit:
+        table.pop(next(iter(table)))
+
+
 class RequestBudget:
     """Per client address and kind (heavy or light): a token bucket of requests.
 
@@ -132,12 +140,10 @@ class RequestBudget:
         now = self._clock()
         rate, burst = self._limits[heavy]
         key = (client, heavy)
-        bucket = self._buckets.pop(key, None) or [burst, now]
+        bucket = self._buckets.get(key) or [burst, now]
         bucket[0] = min(burst, bucket[0] + (now - bucket[1]) * rate)
         bucket[1] = now
-        self._buckets[key] = bucket  # newest last
-        while len(self._buckets) > 2 * self.max_clients:
-            self._buckets.pop(next(iter(self._buckets)))
+        _remember_newest(self._buckets, key, bucket, 2 * self.max_clients)
         if bucket[0] >= 1.0:
             bucket[0] -= 1.0
             return True
@@ -145,7 +151,8 @@ class RequestBudget:
         return False
 
     def _refused(self, client: str, heavy: bool, now: float) -> None:
-        entry = self._logged.setdefault(client, [-float("inf"), 0.0])
+        entry = self._logged.get(client) or [-float("inf"), 0.0]
+        _remember_newest(self._logged, client, entry, self.max_clients)
         entry[1] += 1
         if now - entry[0] >= self.log_every_s:
             rate, _ = self._limits[heavy]
@@ -155,8 +162,6 @@ class RequestBudget:
                 rate, int(entry[1]),
             )  # fmt: skip
             entry[0], entry[1] = now, 0.0
-        if len(self._logged) > self.max_clients:
-            self._logged.pop(next(iter(self._logged)))
 
 
 class TokenThrottle:
@@ -211,10 +216,7 @@ class TokenThrottle:
                 "next try waits %.2f s", client, int(entry[4]), int(entry[0]), entry[2] - now,
             )  # fmt: skip
             entry[3], entry[4] = now, 0.0
-        self._clients.pop(client, None)
-        self._clients[client] = entry  # newest last
-        while len(self._clients) > self.max_clients:
-            self._clients.pop(next(iter(self._clients)))
+        _remember_newest(self._clients, client, entry, self.max_clients)
 
     def succeeded(self, client: str) -> None:
         """A right token: the client starts again from zero."""

@@ -221,8 +221,11 @@ def test_a_man_in_the_middle_without_the_secret_key_delivers_nothing(
         assert snapshot.fault is not None and "CURVE handshake" in snapshot.fault
 
 
-def test_curve_needs_curve_in_libzmq() -> None:
+def test_curve_needs_curve_in_libzmq_and_a_valid_key() -> None:
     assert zmq.has("curve")  # the wheel's libzmq has it; the receiver refuses otherwise
+    config = ZmqStateInputConfig(endpoint="tcp://127.0.0.1:9")
+    with pytest.raises(OSError, match="curve_server_key_file: not a CURVE public key"):
+        ZmqStateReceiver(RobotStateStore([robot()]), config, ["arm1"], curve_server_key=b"x" * 39)
 
 
 # -- end to end: robot-sim as the controller, robot-listen as the monitor ---------------------

@@ -61,6 +61,18 @@ def test_clients_and_kinds_have_their_own_buckets() -> None:
     assert budget.spend("b", True)  # another address is not affected
 
 
+def test_only_the_newest_clients_are_remembered() -> None:
+    """Memory stays bounded: a bucket untouched while ``2 * max_clients`` newer ones came is
+    forgotten (that client starts with a full bucket again, as a new one would)."""
+    clock = Clock()
+    budget = RequestBudget(heavy_rate_hz=0.001, heavy_burst=1, max_clients=1, clock=clock)
+    assert budget.spend("a", True) and not budget.spend("a", True)
+    assert budget.spend("b", True) and not budget.spend("b", True)
+    assert not budget.spend("a", True)  # two buckets: a still remembered (now the newest)
+    assert budget.spend("c", True)  # three buckets for a limit of two: b's (oldest) goes
+    assert budget.spend("b", True)  # b was forgotten: a full bucket again
+
+
 def test_refusals_are_logged_at_most_every_ten_seconds(caplog) -> None:
     clock = Clock()
     budget = RequestBudget(heavy_rate_hz=1, heavy_burst=1, log_every_s=10.0, clock=clock)
