@@ -362,6 +362,8 @@ class SafetyClient:
             if new.same_permission(old):
                 if new.cause == "frame":  # keep sequence fresh without a callback
                     self._permitted = replace(old, sequence=new.sequence)
+                elif new.cause != old.cause:  # same STOP, newer cause (e.g. two publishers)
+                    self._permitted = replace(old, cause=new.cause)
                 return
             self._permitted = new
         callback = self.on_change

@@ -104,7 +104,8 @@ def test_a_leftover_run_publisher_beside_the_monitor_holds_the_client_in_stop(
         monitor = _publisher(upstream_b, SafetyState.STOP)  # the monitor starts beside it
         try:
             deadline = time.monotonic() + 10
-            while client.two_publishers == 0:
+            # the episode is counted as the rejection is judged, just before the STOP is set
+            while client.two_publishers == 0 or client.status.cause != TWO_PUBLISHERS:
                 assert time.monotonic() < deadline, client.last_error
                 time.sleep(0.01)
             # while both send, not one moment of RUN: the fault holds over accepted frames
@@ -216,3 +217,47 @@ def test_a_takeover_after_the_monitor_died_is_not_seen_without_curve(tmp_path: P
             impostor.close()
     finally:
         client.close()
+
+
+def test_the_cause_names_two_publishers_even_after_a_plain_rejection(tmp_path: Path) -> None:
+    """Two rejections in a row, the first before the fault latches and the second latching
+    it: the STOP's cause must name two publishers, not stay at the first rejection's kind
+    (the permission is the same STOP, so only the cause changes)."""
+    ctx = zmq.Context()
+    pub = ctx.socket(zmq.PUB)
+    pub.setsockopt(zmq.LINGER, 0)
+    endpoint = f"ipc://{tmp_path}/out.ipc"
+    pub.bind(endpoint)
+    t0 = time.monotonic_ns()
+    stream_a = _raw_frames(200, t0, SafetyState.RUN)  # sequences 1000..
+    stream_b = [  # another sender: sequences far behind stream A's
+        encode_frame(SafetyFrame(connection_id=7, sequence=10 + k,
+                                 sender_time_ns=t0 + k * 20 * MS, state=SafetyState.STOP,
+                                 speed_scale=0.0))
+        for k in range(3)
+    ]  # fmt: skip
+    client = SafetyClient(endpoint, 7, watchdog_s=5.0).start()
+    try:
+        deadline = time.monotonic() + 10
+        index = 0
+        while client.accepted == 0:  # slow joiner: the first frames may be dropped
+            assert time.monotonic() < deadline
+            pub.send(stream_a[index])
+            index += 1
+            time.sleep(0.02)
+        a = iter(stream_a[index:])
+        order = [next(a), stream_b[0], next(a), stream_b[1], stream_b[2], next(a)]
+        before = client.received
+        for data in order:
+            pub.send(data)
+        deadline = time.monotonic() + 10
+        while client.received < before + len(order):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert client.two_publishers == 1
+        assert client.status.state is SafetyState.STOP
+        assert client.status.cause == TWO_PUBLISHERS
+    finally:
+        client.close()
+        pub.close(0)
+        ctx.term()
