@@ -18,6 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from safetymon.cli.calibrate_import_cmd import register_import
+from safetymon.cli.calibrate_latency_cmd import register as register_latency
 from safetymon.config.loader import ConfigError
 from safetymon.perception.calibration.aruco import (
     detect_charuco,
@@ -163,7 +164,7 @@ def _add_charuco_geometry(parser: argparse.ArgumentParser, dictionary_default: s
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `calibrate` command group."""
     parser = subparsers.add_parser(
-        "calibrate", help="camera intrinsics, floor plane, printable targets"
+        "calibrate", help="camera intrinsics, floor plane, latency, printable targets"
     )
     commands = parser.add_subparsers(dest="calibrate_command", metavar="SUBCOMMAND", required=True)
 
@@ -258,6 +259,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     printable.add_argument("--out", required=True, help="PNG file to write")
     printable.set_defaults(func=run_target)
     register_import(commands)  # `calibrate import`: OpenCV FileStorage files
+    register_latency(commands)  # `calibrate latency`: glass-to-frame latency
 
 
 # --- commands ----------------------------------------------------------------------------

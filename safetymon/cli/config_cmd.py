@@ -24,6 +24,7 @@ from safetymon.config.site import SiteConfig
 from safetymon.geometry.protection import protection_report
 from safetymon.geometry.site_separation import input_age_limits_s, robot_separation_m
 from safetymon.monitor.input_keys import load_state_input_keys
+from safetymon.perception.camera_latency import CameraLatency, camera_latencies, latency_seconds
 from safetymon.perception.floor_footprint import FloorFootprint, floor_footprint
 from safetymon.perception.mapping import FloorMapper
 
@@ -54,6 +55,7 @@ def run_check(args: argparse.Namespace) -> int:
     try:
         config = load_site_config(args.file)
         footprints = camera_footprints(config, args.file)
+        latencies = camera_latencies(config, Path(args.file).parent)
         load_state_input_keys(config, Path(args.file).parent, Path(args.file))
         if getattr(args, "previous", None):
             report = protection_report(load_site_config(args.previous), config)
@@ -71,7 +73,7 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"{args.file}: {len(error.issues)} error(s); not valid", file=sys.stderr)
         return 2
     print("OK")
-    print(summarize(config, args.file, footprints))
+    print(summarize(config, args.file, footprints, latencies))
     if report is not None:
         lines = report.lines()
         print(f"changes against {args.previous}:" + ("" if lines else " no protective, "
@@ -80,6 +82,9 @@ def run_check(args: argparse.Namespace) -> int:
             print(f"  {line}")
     for warning in footprint_warnings(config, args.file, footprints):
         print(f"warning: {warning}", file=sys.stderr)
+    for latency in latencies.values():
+        if latency.warning is not None:
+            print(f"warning: {args.file}: {latency.warning}", file=sys.stderr)
     for warning in unauthenticated_link_warnings(config):
         print(f"warning: {args.file}: {warning}", file=sys.stderr)
     return 0
@@ -135,12 +140,19 @@ def run_schema(args: argparse.Namespace) -> int:
 
 
 def summarize(
-    config: SiteConfig, file: str, footprints: dict[str, FloorFootprint] | None = None
+    config: SiteConfig,
+    file: str,
+    footprints: dict[str, FloorFootprint] | None = None,
+    latencies: dict[str, CameraLatency] | None = None,
 ) -> str:
     """A one-screen human-readable summary of a valid site configuration.
 
     ``footprints`` (by camera id) adds a line per camera: its floor footprint.
+    ``latencies`` (by camera id, resolved with the calibration files) adds a line per
+    camera: its glass-to-frame latency and its term in S_p, and S_p counts them (without:
+    the site file's own latencies).
     """
+    latency_s = None if latencies is None else latency_seconds(latencies)
     safety = config.safety
     lines = [
         f"site {config.site!r} from {file}  (config sha256 {config_hash(config)[:16]}…)",
@@ -155,6 +167,9 @@ def summarize(
         )
         if footprints is not None and camera.id in footprints:
             lines.append(f"  {'':<16} {footprints[camera.id].describe()}")
+        if latencies is not None and camera.id in latencies:
+            describe = latencies[camera.id].describe(safety.human_speed_mps)
+            lines.append(f"  {'':<16} {describe}")
     lines.append(f"robots ({len(config.robots)}):")
     for index, robot in enumerate(config.robots):
         stop = robot.stopping
@@ -164,13 +179,16 @@ def summarize(
             else f"T_s={stop.stopping_time_s} s, S_s={stop.stopping_distance_m} m"
         )
         envelope = f", stays in {robot.permitted_zone!r}" if robot.permitted_zone else ""
-        camera_s, state_s = input_age_limits_s(config, index)
-        fresh = robot_separation_m(config, index, at_age_limits=False)
+        camera_s, state_s = input_age_limits_s(config, index, latency_s)
+        fresh = robot_separation_m(
+            config, index, at_age_limits=False, camera_latency_s=latency_s
+        )
+        worst = robot_separation_m(config, index, camera_latency_s=latency_s)
         lines.append(
             f"  {robot.id:<16} v_max={robot.max_speed_mps} m/s, {stopping}{envelope}\n"
-            f"  {'':<16} S_p={fresh:.2f} m with fresh inputs, worst-case "
-            f"S_p={robot_separation_m(config, index):.2f} m with inputs at their age "
-            f"limits (camera {camera_s * 1000:.0f} ms + state {state_s * 1000:.0f} ms)\n"
+            f"  {'':<16} S_p={fresh:.2f} m with fresh inputs (camera latency counted), "
+            f"worst-case S_p={worst:.2f} m with inputs at their age limits (camera "
+            f"{camera_s * 1000:.0f} ms incl. latency + state {state_s * 1000:.0f} ms)\n"
             f"  {'':<16} {state_input_summary(config, index)}"
         )
     lines.append(f"zones ({len(config.zones)}):")

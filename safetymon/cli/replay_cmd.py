@@ -32,6 +32,7 @@ from safetymon.monitor.camera_pipeline import CameraPipeline
 from safetymon.monitor.evidence_hook import EvidenceRecorder
 from safetymon.monitor.perception_setup import build_pipelines, camera_far_limit
 from safetymon.monitor.replay import Reader, replay, step_record
+from safetymon.perception.camera_latency import camera_latencies, latency_seconds
 from safetymon.perception.detectors.base import DetectorError
 from safetymon.perception.detectors.foreground import build_reference
 from safetymon.perception.mapping import FloorMapper
@@ -283,7 +284,13 @@ def _run(args: argparse.Namespace) -> int:
             f"{', '.join(r.id for r in config.robots)} replay as absent (ROBOT_STATE_STALE)",
             file=sys.stderr,
         )
-    engine = DecisionEngine(compile_site(config))
+    try:  # the decision counts each camera's glass-to-frame latency as it would live
+        latencies = camera_latencies(config, site_file.parent)
+    except ConfigError as error:
+        for reader in readers.values():
+            reader.close()
+        return _fail(str(error))
+    engine = DecisionEngine(compile_site(config, latency_seconds(latencies)))
     tracker = MultiCameraTracker(config.tracking)
     recorder = None
     if args.evidence:

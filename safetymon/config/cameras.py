@@ -13,6 +13,24 @@ from safetymon.config.zones import IDENTIFIER_PATTERN
 
 DETECTOR_KINDS = ("hog", "foreground", "yolo", "onnx", "ssdlite")
 
+SourceClass = Literal["network", "device", "recorded"]
+DEFAULT_LATENCY_S: dict[str, float] = {"network": 0.5, "device": 0.15, "recorded": 0.0}
+"""Glass-to-frame latency (seconds) counted for a camera without a measured one, by source:
+an IP stream's encode, network, jitter buffer and decode typically take 0.1-0.5 s (the upper
+end is counted); a USB/V4L2 camera's exposure, transfer and driver queue 0.05-0.15 s; a
+recorded file or image glob has no light-to-frame path at run time (its frames are counted
+as handed out)."""
+MAX_LATENCY_S = 5.0
+"""Largest glass-to-frame latency a site may state (seconds); beyond it, fix the camera."""
+
+
+def source_class(source: int | str) -> SourceClass:
+    """``network`` (a URL: rtsp://, http:// ...), ``device`` (an index or /dev/video*) or
+    ``recorded`` (a video file or image glob)."""
+    if isinstance(source, int) or source.startswith("/dev/"):
+        return "device"
+    return "network" if "://" in source and not source.startswith("file://") else "recorded"
+
 
 class CameraConfig(StrictModel):
     """One camera watching the cell."""
@@ -39,6 +57,19 @@ class CameraConfig(StrictModel):
     )
     max_frame_age_s: float = Field(
         0.2, gt=0.0, description="A newest frame older than this (seconds) is stale: STOP."
+    )
+    latency_s: float | None = Field(
+        None,
+        ge=0.0,
+        le=MAX_LATENCY_S,
+        description=(
+            "Glass-to-frame latency (seconds): from light reaching the sensor to OpenCV "
+            "handing out the frame (an IP camera's encode, network, jitter buffer, decode). "
+            "The decision adds it to the frame's age in S_p. Measure it with `safetymon "
+            "calibrate latency`, which writes it into the camera's calibration file; when "
+            "both give one, the larger counts. Unset and not measured: a conservative "
+            "default by source (network 0.5 s, device 0.15 s, recorded 0) and a warning."
+        ),
     )
     reference_image: str | None = Field(
         None,
@@ -92,6 +123,14 @@ class CameraConfig(StrictModel):
             "(`detector.hog.scales: auto`); 0 < shortest <= tallest <= 3."
         ),
     )
+
+    def configured_latency_s(self) -> float:
+        """``latency_s`` if the site file gives one, else the default of the source's class
+        (`DEFAULT_LATENCY_S`); a calibration file's measured latency is resolved by
+        ``safetymon.perception.camera_latency``."""
+        if self.latency_s is not None:
+            return self.latency_s
+        return DEFAULT_LATENCY_S[source_class(self.source)]
 
     @field_validator("source")
     @classmethod

@@ -129,6 +129,7 @@ class DemoParts:
                     evidence_db=evidence_db,
                     status_stream=status_stream,
                     listeners=listeners,
+                    camera_latency_s={self.camera_id: 0.0},  # rendered: no glass to frame
                 ),
             )
         except BaseException:

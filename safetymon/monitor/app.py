@@ -44,6 +44,7 @@ from safetymon.monitor.robot_mask import Project, RobotMasker
 from safetymon.monitor.status import StatusLine, format_status
 from safetymon.monitor.supervisor import Supervised, Supervisor
 from safetymon.monitor.zone_changes import ZoneChanges
+from safetymon.perception.camera_latency import camera_latencies, latency_seconds
 from safetymon.perception.mapping import FloorMapper
 from safetymon.perception.sources import CameraSource, FrameSource
 from safetymon.perception.tracking import MultiCameraTracker
@@ -79,6 +80,8 @@ class MonitorParts:
         metrics: serve Prometheus metrics (default: ``monitor.metrics.enabled``).
         models_dir: folder of the model manifest (default: ``models`` beside the site).
         listeners: extra decision-loop listeners (live view, benchmarks), called last.
+        camera_latency_s: glass-to-frame latency per camera id (seconds) instead of the
+            resolved one (``perception.camera_latency``), e.g. 0 for a rendered camera.
     """
 
     sources: Mapping[str, FrameSource] | None = None
@@ -92,6 +95,20 @@ class MonitorParts:
     metrics: bool | None = None
     models_dir: Path | None = None
     listeners: tuple[CycleListener, ...] = field(default_factory=tuple)
+    camera_latency_s: Mapping[str, float] | None = None
+
+
+def _camera_latencies(
+    config: SiteConfig, base_dir: Path, given: Mapping[str, float] | None
+) -> dict[str, float]:
+    """Each camera's glass-to-frame latency (seconds): ``given`` where it names the camera,
+    else resolved from the calibration file, site file or default (warning logged)."""
+    given = dict(given or {})
+    latencies = camera_latencies(config, base_dir)
+    for latency in latencies.values():
+        if latency.warning is not None and latency.camera_id not in given:
+            log.warning("%s", latency.warning)
+    return {**latency_seconds(latencies), **given}
 
 
 class Monitor:
@@ -108,6 +125,7 @@ class Monitor:
         status: StatusLine | None,
         listeners: tuple[CycleListener, ...],
         metrics_port: int | None = None,
+        camera_latency_s: Mapping[str, float] | None = None,
     ) -> None:
         self.config = config
         self.hub = hub
@@ -122,7 +140,7 @@ class Monitor:
         self._faults: list[tuple[str, str]] = []
         self._stopped = False
         self._opencv_threads_before: int | None = None
-        engine = DecisionEngine(compile_site(config))
+        engine = DecisionEngine(compile_site(config, camera_latency_s))
         self.site_file: Path | None = None
         self.input_keys: dict[str, bytes] = {}  # robot-state input keys, by configured file
         self.supervisor: Supervisor | None = None  # restarts dead input threads (start())
@@ -130,6 +148,7 @@ class Monitor:
             config,
             record=recorder.writer.record if recorder is not None else None,
             run_id=recorder.run_id if recorder is not None else None,
+            camera_latency_s=camera_latency_s,
         )
         self.zone_changes.on_applied.append(self._config_applied)
         own: list[CycleListener] = [self._signal_evidence, self.zone_changes.on_cycle]
@@ -175,6 +194,7 @@ class Monitor:
                 [ConfigIssue(str(site_file or "<site>"), "robots", str(exc), None, False)]
             ) from exc
         input_keys = load_state_input_keys(config, base_dir, site_file)
+        latency_s = _camera_latencies(config, base_dir, parts.camera_latency_s)
         mappers = dict(parts.mappers or {})
         for camera in config.cameras:
             if camera.id not in mappers:
@@ -237,7 +257,10 @@ class Monitor:
                 recorder.close(clean=False, reason="outputs could not be opened")
             raise
         status = StatusLine(parts.status_stream) if parts.status_stream is not None else None
-        monitor = cls(config, hub, robots, outputs, recorder, metrics, status, parts.listeners)
+        monitor = cls(
+            config, hub, robots, outputs, recorder, metrics, status, parts.listeners,
+            camera_latency_s=latency_s,
+        )  # fmt: skip
         monitor.site_file = site_file
         monitor.input_keys = input_keys
         if metrics is not None:
@@ -299,7 +322,11 @@ class Monitor:
             def restart(index: int = index) -> None:
                 self._receivers[index] = self._receivers[index].reopened()
 
-            where = getattr(receiver.config, "endpoint", None) or receiver.config.port
+            where = (
+                getattr(receiver.config, "endpoint", None)
+                or getattr(receiver.config, "port", None)
+                or getattr(receiver, "endpoint", "?")  # ros2: DDS domain and topic
+            )
             items.append(Supervised(
                 f"robot-state receiver {where} (robots {', '.join(receiver.robot_ids)})",
                 lambda index=index: self._receivers[index].alive, restart,

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 
 from safetymon.config.loader import ConfigError, ConfigIssue, config_hash
 from safetymon.config.site import SiteConfig
 from safetymon.config.zone_edit import ZoneEditPreview, save_zone_edit
 from safetymon.evidence.records import CONFIG_CHANGE, ConfigChange
 from safetymon.geometry.protection import ProtectionReport, protection_report
+from safetymon.geometry.site_separation import camera_latencies_s
 from safetymon.monitor.decision_loop import CycleRecord, DecisionLoop
 from safetymon.safety.decision import DecisionEngine
 from safetymon.safety.site import compile_site
@@ -46,8 +48,10 @@ class ZoneChanges:
         loop: DecisionLoop | None = None,
         record: object = None,
         run_id: str | None = None,
+        camera_latency_s: Mapping[str, float] | None = None,
     ) -> None:
         self.config = config
+        self.camera_latency_s = camera_latency_s  # kept for the recompiled site
         self.loop = loop
         self._record = record
         self.run_id = run_id
@@ -121,7 +125,8 @@ class ZoneChanges:
             return False
         old_hash, new_hash = config_hash(self.config), config_hash(new)
         if self.loop is not None:
-            self.loop.replace_engine(DecisionEngine(compile_site(new)))
+            latency_s = camera_latencies_s(new, self.camera_latency_s)
+            self.loop.replace_engine(DecisionEngine(compile_site(new, latency_s)))
         self.config = new
         self.applied += 1
         self._append(

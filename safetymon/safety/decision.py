@@ -157,6 +157,7 @@ class DecisionEngine:
     def __init__(self, site: CompiledSite) -> None:
         self.site = site
         self._camera_limits = {cam.id: cam.max_frame_age_s for cam in site.config.cameras}
+        self._camera_latency = site.camera_latency_s
         self._robot_limits = {robot.id: robot.max_state_age_s for robot in site.robots}
         self._latching_zones = {zone.id for zone in site.config.zones if zone.manual_reset}
         self._speed_limit = site.safety.human_speed_limit_mps
@@ -230,7 +231,8 @@ class DecisionEngine:
         return self._combine(found, memory, cycle.reset_requested, closest, occupied)
 
     def _check_cameras(self, cycle: CycleInput, found: _Collector) -> float:
-        """Report stale, faulty or uncalibrated cameras; return the largest frame age (s)."""
+        """Report stale, faulty or uncalibrated cameras; return the largest time since the
+        light of a usable camera's newest frame (frame age + glass-to-frame latency, s)."""
         seen = {status.camera_id: status for status in cycle.cameras}
         worst_age = 0.0
         for camera_id in seen.keys() - self._camera_limits.keys():
@@ -248,7 +250,7 @@ class DecisionEngine:
                     f"newest frame is {age * 1000:.0f} ms old (limit {limit * 1000:.0f} ms)",
                 )
             else:
-                worst_age = max(worst_age, age)
+                worst_age = max(worst_age, age + self._camera_latency[camera_id])
             if status.fault:
                 found.stop(Reason.CAMERA_FAULT, camera_id, status.fault)
             if status.detector_fault:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
@@ -47,6 +49,8 @@ class CompiledSite:
         reaction_time_s: (R,) monitor + controller reaction time, seconds (input ages are
             added per cycle).
         max_speed_mps, uncertainty_m: (R,) from each robot's config.
+        camera_latency_s: camera id → glass-to-frame latency, seconds, added to that
+            camera's frame age in T_r.
     """
 
     config: SiteConfig
@@ -61,6 +65,7 @@ class CompiledSite:
     reaction_time_s: np.ndarray
     max_speed_mps: np.ndarray
     uncertainty_m: np.ndarray
+    camera_latency_s: Mapping[str, float]
 
     @property
     def safety(self) -> SafetyConfig:
@@ -73,8 +78,29 @@ class CompiledSite:
         return tuple(zone.id for zone in self.config.zones)
 
 
-def compile_site(config: SiteConfig) -> CompiledSite:
-    """Pack zones and gather robot parameters into arrays."""
+def compile_site(
+    config: SiteConfig, camera_latency_s: Mapping[str, float] | None = None
+) -> CompiledSite:
+    """Pack zones and gather robot parameters into arrays.
+
+    Args:
+        camera_latency_s: each camera's glass-to-frame latency, seconds, as resolved with
+            its calibration file (``safetymon.perception.camera_latency``). None: from the
+            site file alone (``CameraConfig.configured_latency_s``).
+    """
+    latency = {camera.id: camera.configured_latency_s() for camera in config.cameras}
+    if camera_latency_s is not None:
+        unknown = set(camera_latency_s) - set(latency)
+        missing = set(latency) - set(camera_latency_s)
+        if unknown or missing:
+            raise ValueError(
+                f"camera latencies do not match the cameras: unknown {sorted(unknown)}, "
+                f"missing {sorted(missing)}"
+            )
+        bad = {k: v for k, v in camera_latency_s.items() if not 0.0 <= v < float("inf")}
+        if bad:
+            raise ValueError(f"camera latencies must be finite and >= 0 s, got {bad}")
+        latency = dict(camera_latency_s)
 
     def of_type(*types: ZoneType) -> ZoneGroup:
         return ZoneGroup.of([zone for zone in config.zones if zone.type in types])
@@ -100,4 +126,5 @@ def compile_site(config: SiteConfig) -> CompiledSite:
         reaction_time_s=robot_values(lambda r: config.safety.reaction_time_s + r.reaction_time_s),
         max_speed_mps=robot_values(lambda r: r.max_speed_mps),
         uncertainty_m=robot_values(lambda r: r.uncertainty_m),
+        camera_latency_s=MappingProxyType(latency),
     )

@@ -29,15 +29,53 @@ def test_check_demo_cell_prints_ok_and_summary() -> None:
 
 def test_check_worst_case_separation_counts_the_input_age_limits() -> None:
     """S_p = v_h(T_r + T_s) + v_r T_r + S_s + C + Z_d + Z_r for the demo arm: 1.0 m/s, 4 m/s²
-    (T_s 0.25 s, S_s 0.125 m), T_r 0.1 + 0.05 s, C 0.85, Z 0.1 + 0.02 m; the decision adds
-    the camera (0.3 s) and state (0.1 s) ages to T_r, so at those limits T_r is 0.55 s."""
+    (T_s 0.25 s, S_s 0.125 m), T_r 0.1 + 0.05 s, C 0.85, Z 0.1 + 0.02 m; the demo's USB
+    camera has no measured latency, so its default 0.15 s counts even with fresh inputs; the
+    decision adds the camera (0.3 s) and state (0.1 s) ages to T_r, so at those limits T_r
+    is 0.7 s (issue 17)."""
     result = safetymon("config", "check", "zones/demo-cell.yaml")
     assert result.returncode == 0, result.stderr
-    fresh = 1.6 * (0.15 + 0.25) + 1.0 * 0.15 + 0.125 + 0.85 + 0.1 + 0.02
-    limits = 1.6 * (0.55 + 0.25) + 1.0 * 0.55 + 0.125 + 0.85 + 0.1 + 0.02
+    fresh = 1.6 * (0.3 + 0.25) + 1.0 * 0.3 + 0.125 + 0.85 + 0.1 + 0.02
+    limits = 1.6 * (0.7 + 0.25) + 1.0 * 0.7 + 0.125 + 0.85 + 0.1 + 0.02
     assert f"S_p={fresh:.2f} m with fresh inputs" in result.stdout
     assert f"worst-case S_p={limits:.2f} m with inputs at their age limits" in result.stdout
-    assert "(camera 300 ms + state 100 ms)" in result.stdout
+    assert "(camera 450 ms incl. latency + state 100 ms)" in result.stdout
+    assert "latency 150 ms (default for a device source): S_p + 0.24 m" in result.stdout
+    assert "cameras[cam1]: glass-to-frame latency not measured" in result.stderr
+
+
+def test_check_counts_a_measured_latency_from_the_calibration_file(tmp_path: Path) -> None:
+    """A latency written into the camera's calibration file (`calibrate latency`) counts
+    instead of the default, and the larger of it and the site file's counts (issue 17)."""
+    from safetymon.perception.calibration.model import (
+        CameraCalibration,
+        LatencyMeasurement,
+        now_utc,
+        save_calibration,
+    )  # fmt: skip
+
+    measured = LatencyMeasurement(
+        latency_s=0.32, p50_s=0.2, p95_s=0.27, p99_s=0.3, margin_s=0.02, samples=300,
+        pattern_period_s=0.05, measured=now_utc(), source="rtsp://192.0.2.10/stream1",
+    )  # fmt: skip
+    save_calibration(
+        CameraCalibration(created=now_utc(), method="latency", latency=measured),
+        tmp_path / "cam1.yaml",
+    )
+    text = (REPO / "zones" / "demo-cell.yaml").read_text()
+    text = text.replace("    source: 0 ", "    calibration: cam1.yaml\n    source: 0 ", 1)
+    site = tmp_path / "site.yaml"
+    site.write_text(text)
+    result = safetymon("config", "check", str(site))
+    assert result.returncode == 0, result.stderr
+    assert "latency 320 ms (calibration file): S_p + 0.51 m" in result.stdout
+    assert "p99 300 ms over 300 frames" in result.stdout
+    assert "not measured" not in result.stderr
+    fresh = 1.6 * (0.15 + 0.32 + 0.25) + 1.0 * (0.15 + 0.32) + 0.125 + 0.85 + 0.1 + 0.02
+    assert f"S_p={fresh:.2f} m with fresh inputs" in result.stdout
+    site.write_text(text.replace("    source: 0 ", "    latency_s: 0.4\n    source: 0 ", 1))
+    result = safetymon("config", "check", str(site))
+    assert "latency 400 ms (the larger of site file and calibration file)" in result.stdout
 
 
 def test_check_reports_every_error_with_file_field_and_value(tmp_path: Path) -> None:

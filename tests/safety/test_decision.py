@@ -20,7 +20,14 @@ RUN, SLOW, STOP = SafetyState.RUN, SafetyState.SLOW, SafetyState.STOP
 
 SITE = {
     "site": "test-cell",
-    "cameras": [{"id": "cam1", "source": 0, "floor_homography": [[1, 0, 0], [0, 1, 0], [0, 0, 1]]}],
+    "cameras": [
+        {
+            "id": "cam1",
+            "source": 0,
+            "latency_s": 0.0,  # the formulas below count none; its own test adds one
+            "floor_homography": [[1, 0, 0], [0, 1, 0], [0, 0, 1]],
+        }
+    ],
     "robots": [
         {
             "id": "arm",
@@ -263,6 +270,51 @@ def test_velocity_scaling_keeps_distance_at_least_sp(engine: DecisionEngine) -> 
     )  # fmt: skip
     assert decision.speed_scale == pytest.approx(expected / 1.0)
     assert 0.0 < decision.speed_scale < 1.0
+
+
+def _scale_at_latency(engine: DecisionEngine) -> tuple[float, float]:
+    """(permitted speed scale, distance) with a person in the warning band."""
+    decision, _ = engine.step(
+        cycle(3, people((2.3, 0.0)), robots=(arm(speed=0.3),)), running(engine)
+    )
+    assert decision.state is not STOP and decision.closest is not None, decision.causes
+    return decision.speed_scale, decision.closest.distance_m
+
+
+@pytest.mark.parametrize(
+    ("camera", "resolved", "latency_s"),
+    [
+        ({"latency_s": 0.2}, None, 0.2),  # site file
+        ({"latency_s": 0.0}, {"cam1": 0.25}, 0.25),  # resolved with the calibration file
+        ({}, None, 0.15),  # a device camera without a measured latency: the default
+    ],
+)
+def test_camera_latency_counts_in_the_reaction_time(
+    camera: dict, resolved: dict[str, float] | None, latency_s: float
+) -> None:
+    """The glass-to-frame latency is added to the frame age in T_r (issue 17)."""
+    cam = {k: v for k, v in SITE["cameras"][0].items() if k != "latency_s"} | camera
+    config = parse_site_config({**SITE, "cameras": [cam]})
+    engine = DecisionEngine(compile_site(config, resolved))
+    scale, distance = _scale_at_latency(engine)
+    reaction = 0.1 + 0.05 + 0.03 + latency_s + 0.01
+    expected = max_robot_speed(
+        distance_m=distance, human_speed_mps=1.6, reaction_time_s=reaction,
+        deceleration_mps2=4.0, intrusion_distance_m=0.2, human_uncertainty_m=0.1,
+        robot_uncertainty_m=0.02,
+    )  # fmt: skip
+    assert scale == pytest.approx(expected) and 0.0 < scale < 1.0
+    assert _scale_at_latency(make_engine())[0] == 1.0  # without the latency: full speed
+
+
+def test_compiled_latencies_must_name_every_camera() -> None:
+    config = parse_site_config(SITE)
+    with pytest.raises(ValueError, match="missing"):
+        compile_site(config, {})
+    with pytest.raises(ValueError, match="unknown"):
+        compile_site(config, {"cam1": 0.1, "cam9": 0.1})
+    with pytest.raises(ValueError, match="finite"):
+        compile_site(config, {"cam1": float("nan")})
 
 
 def test_faster_robot_needs_more_distance(engine: DecisionEngine) -> None:

@@ -16,7 +16,8 @@ SITE = parse_site_config(
     {
         "site": "sep",
         "cameras": [
-            {"id": "c", "source": 0, "floor_homography": [[1, 0, 0], [0, 1, 0], [0, 0, 1]]}
+            {"id": "c", "source": 0, "latency_s": 0.0,
+             "floor_homography": [[1, 0, 0], [0, 1, 0], [0, 0, 1]]}
         ],
         "robots": [
             {"id": "a", "max_speed_mps": 1.5, "stopping": {"deceleration_mps2": 2.0}},

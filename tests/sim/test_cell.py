@@ -178,7 +178,8 @@ def _decide_on_ground_truth(
 
     Each entry: (time s, state, reason names, true track ids in view).
     """
-    engine = DecisionEngine(compile_site(site))
+    rendered = {camera.id: 0.0 for camera in site.cameras}  # as the demo: no glass to frame
+    engine = DecisionEngine(compile_site(site, rendered))
     memory = engine.initial_memory(0.0)
     period = 1.0 / 50.0
     phase, scale = 0.0, 0.0

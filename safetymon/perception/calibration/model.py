@@ -130,6 +130,37 @@ class CameraPose(StrictModel):
     camera_height_m: float = Field(description="Camera centre's height above the floor.")
 
 
+class LatencyMeasurement(StrictModel):
+    """Glass-to-frame latency measured by `safetymon calibrate latency` (seconds).
+
+    Each sample is the time from the timestamp pattern appearing on the screen to the
+    frame showing it being handed out by the camera source, so it also holds the screen's
+    own lag and up to one pattern period: an upper bound of the camera's latency.
+    """
+
+    latency_s: float = Field(
+        ge=0.0, le=5.0, description="What the decision counts: p99 + margin (seconds)."
+    )
+    p50_s: float = Field(ge=0.0, description="Median of the samples (seconds).")
+    p95_s: float = Field(ge=0.0, description="95th percentile (seconds).")
+    p99_s: float = Field(ge=0.0, description="99th percentile (seconds).")
+    margin_s: float = Field(ge=0.0, description="Added to p99 (seconds).")
+    samples: int = Field(ge=1, description="Frames whose pattern was decoded.")
+    pattern_period_s: float = Field(gt=0.0, description="Time each pattern code was shown.")
+    measured: datetime = Field(description="When it was measured (UTC).")
+    source: str = Field(description="The camera source it was measured on.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LatencyMeasurement:
+        if not self.p50_s <= self.p95_s <= self.p99_s:
+            raise ValueError(
+                f"percentiles out of order: p50 {self.p50_s}, p95 {self.p95_s}, p99 {self.p99_s}"
+            )
+        if self.latency_s < self.p99_s:
+            raise ValueError(f"latency_s {self.latency_s} is below p99 {self.p99_s}")
+        return self
+
+
 class CameraCalibration(StrictModel):
     """Everything `safetymon calibrate` knows about one camera."""
 
@@ -164,6 +195,9 @@ class CameraCalibration(StrictModel):
     floor_points: list[FloorPoint] = Field(default_factory=list)
     floor_sources: list[SourceImage] = Field(default_factory=list)
     pose: CameraPose | None = None
+    latency: LatencyMeasurement | None = Field(
+        None, description="Glass-to-frame latency (`safetymon calibrate latency`)."
+    )
 
     @field_validator("created")
     @classmethod
