@@ -21,7 +21,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify = subparsers.add_parser(
         "verify", help="check an evidence database's hash chain and snapshots"
     )
-    verify.add_argument("--db", required=True, help="evidence database (SQLite)")
+    verify.add_argument(
+        "--db", required=True, help="evidence database (SQLite), or postgresql://... (the centre)"
+    )
+    verify.add_argument(
+        "--store", metavar="ID", help="with --db postgresql://...: only this store"
+    )
+    verify.add_argument(
+        "--expect-key",
+        metavar="KEY",
+        help="the store's public key (or its fingerprint) written down earlier",
+    )
     verify.add_argument(
         "--expect-head",
         metavar="HASH",
@@ -74,9 +84,16 @@ def run_verify(args: argparse.Namespace) -> int:
     """Print the summary; exit 0 if the chain and snapshots verify, else 1."""
     from safetymon.evidence.verify import verify_store
 
+    if args.db.startswith(("postgresql://", "postgres://")):
+        from safetymon.cli.fleet_cmd import run_verify_centre
+
+        return run_verify_centre(args)
     try:
         result = verify_store(
-            args.db, expect_head=_head(args.expect_head), check_snapshots=not args.no_snapshots
+            args.db,
+            expect_head=_head(args.expect_head),
+            check_snapshots=not args.no_snapshots,
+            expect_key=args.expect_key,
         )
     except (_BadArgumentError, ReadError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "safetymon.cli.calibrate_cmd",
     "safetymon.cli.robot_cmd",
     "safetymon.cli.evidence_cmd",
+    "safetymon.cli.fleet_cmd",
     "safetymon.cli.replay_cmd",
     "safetymon.cli.run_cmd",
     "safetymon.cli.demo_cmd",

@@ -13,7 +13,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The version this code writes; older databases are migrated when opened for writing."""
 
 
@@ -43,7 +43,15 @@ def _v2(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX records_kind_time ON records (kind, time_utc)")
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1, 2: _v2}
+def _v3(conn: sqlite3.Connection) -> None:
+    """Signed heads (``meta.public_key``, ``head_signature``; see ``store_keys``).
+
+    No table changes: the version only stops older safetymon from appending to a signed store
+    without re-signing its head. Older stores stay unsigned (no key is added here).
+    """
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1, 2: _v2, 3: _v3}
 """Migration to version N (from N - 1); version 0 is an empty file."""
 
 

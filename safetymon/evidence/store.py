@@ -38,6 +38,8 @@ from safetymon.evidence.records import (
     utc_now,
 )
 from safetymon.evidence.schema import SchemaError, migrate
+from safetymon.evidence.signing import StoreKeyError
+from safetymon.evidence.store_keys import StoreSigner, open_signer
 
 Synchronous = Literal["FULL", "NORMAL", "OFF"]
 _SYNC_VALUES = {"OFF": 0, "NORMAL": 1, "FULL": 2}
@@ -71,10 +73,14 @@ def payload_dict(payload: Payload) -> dict[str, Any]:
 class EvidenceStore:
     """Appends chained records to one SQLite file (one writer; safe to hand to one thread)."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, path: Path, signer: StoreSigner | None = None
+    ) -> None:
         """Use ``EvidenceStore.open``."""
         self._conn = conn
         self.path = path
+        self.signer = signer
+        """Signs the head on every append (None: an older, unsigned store)."""
         self._lock = threading.Lock()
         self._head: tuple[int, str] | None = None
         self._head = self._read_head()
@@ -98,8 +104,12 @@ class EvidenceStore:
             value = conn.execute("PRAGMA synchronous").fetchone()[0]
             if value != _SYNC_VALUES[synchronous]:
                 raise StoreError(f"{path}: synchronous={synchronous} not accepted (got {value})")
-            migrate(conn)
-            return cls(conn, path)
+            old_version = migrate(conn)
+            signer = open_signer(conn, path, created=old_version == 0)
+            return cls(conn, path, signer)
+        except StoreKeyError as error:
+            conn.close()
+            raise StoreError(f"{path}: signing key: {error}") from None
         except StoreError:
             conn.close()
             raise
@@ -188,10 +198,10 @@ class EvidenceStore:
                     "INSERT INTO records (seq, kind, time_utc, body, hash) VALUES (?, ?, ?, ?, ?)",
                     rows,
                 )
-                self._conn.executemany(
-                    "UPDATE meta SET value = ? WHERE key = ?",
-                    [(str(rows[-1][0]), "head_seq"), (rows[-1][4], "head_hash")],
-                )
+                head_rows = [(str(rows[-1][0]), "head_seq"), (rows[-1][4], "head_hash")]
+                if self.signer is not None:
+                    head_rows.append((self.signer.sign(rows[-1][0], rows[-1][4]), "head_signature"))
+                self._conn.executemany("UPDATE meta SET value = ? WHERE key = ?", head_rows)
                 self._conn.execute("COMMIT")
             except sqlite3.Error as error:
                 self._head = None  # re-read from the file before the next append

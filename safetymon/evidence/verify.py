@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,14 @@ from safetymon.evidence.canonical import GENESIS_HASH, body_hash, file_sha256
 from safetymon.evidence.reader import iter_records, open_readonly, read_meta
 from safetymon.evidence.records import EPISODE
 from safetymon.evidence.schema import SCHEMA_VERSION
+from safetymon.evidence.signing import (
+    StoreKeyError,
+    fingerprint,
+    head_signature_ok,
+    key_path,
+    load_key_file,
+    public_key_hex,
+)
 
 _BODY_KEYS = {"kind", "payload", "prev", "time_utc"}
 _dumps = json.JSONEncoder(
@@ -33,7 +42,9 @@ class Problem:
     """The first thing found wrong.
 
     ``what``: ``edited``, ``deleted``, ``reordered``, ``truncated``, ``snapshot_changed``,
-    ``snapshot_missing``, ``anchor_missing``, ``corrupt``, ``schema``.
+    ``snapshot_missing``, ``anchor_missing``, ``corrupt``, ``schema``, ``signature`` (the
+    head's signature does not verify with the store's public key), ``key_replaced`` (the
+    key file or the recorded public key is not the expected one).
     """
 
     seq: int | None
@@ -61,12 +72,25 @@ class VerifyResult:
     schema_version: int | None = None
     store_id: str | None = None
     anchor_seq: int | None = None
+    public_key: str | None = None
+    signature: str = "unsigned"
+    """``unsigned`` (a store made before signing), ``valid`` or ``invalid``."""
+    key_added_at_seq: int | None = None
     problem: Problem | None = None
 
     @property
     def ok(self) -> bool:
         """True when nothing was found wrong."""
         return self.problem is None
+
+    def _signature_line(self) -> str:
+        if self.public_key is None:
+            return "unsigned (a store made before signing; no Ed25519 key)"
+        since = f", signed from record #{self.key_added_at_seq}" if self.key_added_at_seq else ""
+        return (
+            f"{self.signature} (Ed25519 key {self.public_key}, fingerprint "
+            f"{fingerprint(self.public_key)}{since})"
+        )
 
     def summary(self) -> str:
         """A few human-readable lines."""
@@ -78,6 +102,7 @@ class VerifyResult:
             f"snapshots checked: {self.snapshots_checked}",
             f"store id: {self.store_id}  schema version: {self.schema_version}",
             f"head: #{self.head_seq} {self.head_hash}",
+            f"signature: {self._signature_line()}",
         ]
         if self.anchor_seq is not None:
             lines.append(f"expected head found at record #{self.anchor_seq}")
@@ -113,8 +138,13 @@ def verify_store(
     expect_head: str | None = None,
     check_snapshots: bool = True,
     integrity_check: bool = True,
+    expect_key: str | None = None,
 ) -> VerifyResult:
     """Recompute the chain and snapshot hashes; the result names the first problem.
+
+    Signed stores: the head signature must verify with the recorded public key, the key file
+    beside the store (when readable) must hold that key, and ``expect_key`` (a public key or
+    its fingerprint written down earlier) must match it. Unsigned stores verify as before.
 
     Raises ``ReadError`` when the file is missing or not a safetymon store at all.
     """
@@ -123,6 +153,8 @@ def verify_store(
     conn = open_readonly(path)
     try:
         _verify(conn, path, result, expect_head, check_snapshots, integrity_check)
+        if result.ok:
+            _check_signature(read_meta(conn), path, result, expect_key)
     except sqlite3.DatabaseError as error:
         result.problem = Problem(None, "corrupt", f"SQLite error while reading: {error}")
     finally:
@@ -194,8 +226,70 @@ def _verify(
         )
 
 
+def _check_signature(
+    meta: dict[str, str], path: Path, result: VerifyResult, expect_key: str | None
+) -> None:
+    """Head signature, key file and expected key of a signed store (see ``signing``)."""
+    public = meta.get("public_key")
+    if public is None:
+        if expect_key is not None:
+            result.problem = Problem(
+                None, "key_replaced", f"expected key {expect_key} but the store is unsigned"
+            )
+        return
+    result.public_key = public
+    added = meta.get("key_added_at_seq")
+    result.key_added_at_seq = int(added) if added and added.isdigit() else None
+    ok = head_signature_ok(
+        public, str(result.store_id), result.head_seq, result.head_hash,
+        meta.get("head_signature", ""),
+    )  # fmt: skip
+    result.signature = "valid" if ok else "invalid"
+    if not ok:
+        result.problem = Problem(
+            result.head_seq or None,
+            "signature",
+            f"the signature of head #{result.head_seq} {result.head_hash} does not verify with "
+            f"the store's public key {public}: signed by another key, or the head was rewritten",
+        )
+        return
+    if expect_key is not None and expect_key not in (public, fingerprint(public)):
+        result.problem = Problem(
+            None,
+            "key_replaced",
+            f"the store's public key is {public} (fingerprint {fingerprint(public)}), "
+            f"expected {expect_key}: the key was replaced",
+        )
+        return
+    try:
+        held = public_key_hex(load_key_file(key_path(path)))
+    except StoreKeyError:
+        return  # the key file may be unreadable to the verifying account: not evidence
+    if held != public:
+        result.problem = Problem(
+            None,
+            "key_replaced",
+            f"the key file {key_path(path)} holds public key {held}, the store records {public}",
+        )
+
+
+def check_record(
+    rec: Any, prev_seq: int, prev_hash: str, locate: Callable[[str], int | None]
+) -> tuple[Problem | None, dict[str, Any]]:
+    """The first problem of record ``rec`` after (``prev_seq``, ``prev_hash``), and its body.
+
+    ``rec`` has ``seq``, ``kind``, ``time_utc``, ``body`` and ``hash``; ``locate(hash)`` gives
+    the seq of the record with that hash, or None (used to tell reordering from deletion).
+    The centre checks shipped records with the same function.
+    """
+    return _check_record(locate, rec, prev_seq, prev_hash)
+
+
 def _check_record(
-    conn: sqlite3.Connection, rec: Any, prev_seq: int, prev_hash: str
+    conn: sqlite3.Connection | Callable[[str], int | None],
+    rec: Any,
+    prev_seq: int,
+    prev_hash: str,
 ) -> tuple[Problem | None, dict[str, Any]]:
     """The record's first problem (or None) and its parsed body."""
     seq = rec.seq
@@ -213,7 +307,11 @@ def _check_record(
 
 
 def _check_chain(
-    conn: sqlite3.Connection, rec: Any, body: dict[str, Any], prev_seq: int, prev_hash: str
+    conn: sqlite3.Connection | Callable[[str], int | None],
+    rec: Any,
+    body: dict[str, Any],
+    prev_seq: int,
+    prev_hash: str,
 ) -> Problem | None:
     """Hash, index columns and the link to the previous record."""
     seq = rec.seq
@@ -230,7 +328,10 @@ def _check_chain(
         if seq != prev_seq + 1:
             return Problem(seq, "edited", f"renumbered: expected #{prev_seq + 1}")
         return None
-    moved = _hash_location(conn, str(body["prev"]))
+    if isinstance(conn, sqlite3.Connection):
+        moved = _hash_location(conn, str(body["prev"]))
+    else:
+        moved = conn(str(body["prev"]))
     if moved is not None and moved != prev_seq:
         return Problem(
             seq,

@@ -77,7 +77,7 @@ def test_version_1_database_is_migrated_and_keeps_verifying(tmp_path: Path) -> N
     conn = sqlite3.connect(path)
     version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert int(version) == SCHEMA_VERSION == 2 and "records_time" in indexes
+    assert int(version) == SCHEMA_VERSION == 3 and "records_time" in indexes
     assert verify_store(path).ok
 
 

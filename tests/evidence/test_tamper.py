@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from safetymon.evidence.signing import key_path, load_key_file, sign_head
 from safetymon.evidence.verify import verify_store
 from tests.evidence.helpers import populate
 
@@ -43,6 +44,11 @@ def body_of(db: Path, seq: int) -> dict:
     with sqlite3.connect(db) as conn:
         row = conn.execute("SELECT body FROM records WHERE seq=?", (seq,)).fetchone()
     return json.loads(row[0])
+
+
+def meta_value(db: Path, key: str) -> str:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()[0]
 
 
 def test_untouched_store_verifies(db: Path, pristine: tuple[Path, list[str]]) -> None:
@@ -114,6 +120,12 @@ def test_cut_tail_is_detected_and_rewritten_head_needs_the_anchor(
     # someone who also rewrites the head is not caught by the chain alone ...
     sql(db, f"UPDATE meta SET value = '9' WHERE key = 'head_seq'; "
             f"UPDATE meta SET value = '{hashes[8]}' WHERE key = 'head_hash';")  # fmt: skip
+    # the head signature no longer matches (unless the store's private key re-signs it) ...
+    problem = verify_store(db).problem
+    assert (problem.seq, problem.what) == (9, "signature")
+    store_id = meta_value(db, "store_id")
+    signature = sign_head(load_key_file(key_path(db)), store_id, 9, hashes[8])
+    sql(db, f"UPDATE meta SET value = '{signature}' WHERE key = 'head_signature';")
     assert verify_store(db).ok
     # ... but an anchor written down earlier is
     problem = verify_store(db, expect_head=hashes[-1]).problem

@@ -1,0 +1,1 @@
+"""The central side: ingest of shipped batches and verification of the central copy."""
