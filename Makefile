@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_detectors.py
 	$(PY) benchmarks/bench_floor_mapping.py
 	$(PY) benchmarks/bench_tracking.py
+	$(PY) benchmarks/bench_rtsp.py
 	$(PY) benchmarks/bench_evidence.py
 	$(PY) benchmarks/bench_robot.py
 	$(PY) benchmarks/bench_render.py
