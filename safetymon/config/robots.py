@@ -123,10 +123,14 @@ class DhGeometry(StrictModel):
 
 
 class UrdfGeometry(StrictModel):
-    """A URDF model; messages carry one position per movable joint (``joint_names`` order).
+    """A URDF model; messages carry one position per actuated joint (``joint_names`` order;
+    ``<mimic>`` joints follow their leader and are not in messages).
 
     Capsules: ``capsules`` if given, else one per joint from the parent link's origin to the
-    child link's origin with the robot's ``link_radius_m``.
+    child link's origin with the robot's ``link_radius_m`` plus, with
+    ``collision_primitives``, one per sphere, cylinder or box collision shape of the URDF
+    (sized from it: a box by the capsule around it); then ``extra_capsules`` in either case
+    (a head or tool the URDF models only as a mesh).
     """
 
     kind: Literal["urdf"]
@@ -138,6 +142,14 @@ class UrdfGeometry(StrictModel):
         None, description="Joint order of the messages (default: movable joints in file order)."
     )
     capsules: list[FrameCapsule] = Field(default_factory=list)
+    collision_primitives: bool = Field(
+        True,
+        description=(
+            "Without `capsules`: add a capsule per sphere, cylinder or box <collision> of the "
+            "URDF (meshes are not loaded; their links keep the joint-to-joint capsule)."
+        ),
+    )
+    extra_capsules: list[FrameCapsule] = Field(default_factory=list)
 
 
 RobotGeometry = Annotated[CapsulesGeometry | DhGeometry | UrdfGeometry, Field(discriminator="kind")]

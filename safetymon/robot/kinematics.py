@@ -166,11 +166,62 @@ def _apply(transform: np.ndarray, point: tuple[float, ...]) -> np.ndarray:
     return transform[:3, :3] @ np.asarray(point) + transform[:3, 3]
 
 
+Capsule = tuple[str, tuple[float, ...], str, tuple[float, ...], float]
+"""(frame of a, a in that frame, frame of b, b in that frame, radius m)."""
+
+
+def collision_capsules(tm: object) -> tuple[list[Capsule], int]:
+    """A capsule around each sphere, cylinder and box ``<collision>`` of a loaded URDF, and
+    how many mesh shapes were left out (pytransform3d's collision objects; their frames
+    ``collision:<link>/<i>`` carry the shape's origin).
+
+    Sphere: a point of its radius. Cylinder (axis z of its frame): its axis, its radius.
+    Box: the axis of its longest side, from face to face, with the radius of its
+    cross-section's half diagonal (the capsule contains the box).
+    """
+    capsules: list[Capsule] = []
+    meshes = 0
+    for shape in getattr(tm, "collision_objects", []):
+        kind, frame = type(shape).__name__, str(shape.frame)
+        if kind == "Sphere":
+            capsules.append((frame, (0.0, 0.0, 0.0), frame, (0.0, 0.0, 0.0), float(shape.radius)))
+        elif kind == "Cylinder":
+            half = float(shape.length) / 2.0
+            capsules.append((frame, (0.0, 0.0, -half), frame, (0.0, 0.0, half),
+                             float(shape.radius)))  # fmt: skip
+        elif kind == "Box":
+            size = np.asarray(shape.size, dtype=np.float64)
+            axis = int(np.argmax(size))
+            others = np.delete(size, axis) / 2.0
+            end = np.zeros(3)
+            end[axis] = size[axis] / 2.0
+            capsules.append((frame, tuple(-end), frame, tuple(end), float(np.hypot(*others))))
+        else:
+            meshes += 1
+    return capsules, meshes
+
+
+def _mimics(root: ET.Element) -> dict[str, tuple[str, float, float]]:
+    """``<mimic>`` joints: name -> (leader, multiplier, offset)."""
+    found = {}
+    for joint in root.findall("joint"):
+        mimic = joint.find("mimic")
+        if mimic is not None:
+            found[joint.get("name", "")] = (
+                mimic.get("joint", ""),
+                float(mimic.get("multiplier", "1")),
+                float(mimic.get("offset", "0")),
+            )
+    return found
+
+
 class UrdfChain:
     """Forward kinematics of a URDF model with pytransform3d (meshes are not loaded).
 
     Default capsules: one per joint (file order), parent link origin → child link origin,
-    with the robot's default radius; zero-length ones are kept as spheres.
+    with the robot's default radius (zero-length ones are kept as spheres), plus one per
+    sphere, cylinder or box collision shape (`collision_capsules`), plus ``extra_capsules``.
+    ``<mimic>`` joints are set from their leaders and are not part of ``names``.
     """
 
     def __init__(self, geometry: UrdfGeometry, default_radius_m: float, base_dir: Path) -> None:
@@ -208,11 +259,18 @@ class UrdfChain:
             raise ValueError(
                 f"geometry.base_link: {geometry.base_link!r} is not one root link of {links}"
             )
+        self._mimic = _mimics(root)
         movable = [n for n, kind, *_ in edges if kind in ("revolute", "continuous", "prismatic")]
-        self.names = list(geometry.joint_names) if geometry.joint_names else movable
+        actuated = [name for name in movable if name not in self._mimic]
+        self.names = list(geometry.joint_names) if geometry.joint_names else actuated
+        mimics = [name for name in self.names if name in self._mimic]
+        if mimics:
+            raise ValueError(
+                f"geometry.joint_names: {mimics} follow other joints (<mimic>): leave them out"
+            )
         unknown = [name for name in self.names if name not in movable]
         if unknown or not self.names:
-            raise ValueError(f"geometry.joint_names: {unknown or self.names} not in {movable}")
+            raise ValueError(f"geometry.joint_names: {unknown or self.names} not in {actuated}")
         self._tm = UrdfTransformManager(strict_check=True, check=False)
         try:
             self._tm.load_urdf(text)
@@ -223,24 +281,29 @@ class UrdfChain:
         self.upper = np.array([hi for _, hi in limits], dtype=np.float64)
         self.joint_count = len(self.names)
         self._base = base
-        for capsule in geometry.capsules:
-            if capsule.frame not in links:
-                raise ValueError(f"geometry.capsules: no link named {capsule.frame!r}")
+        for field, listed in (("capsules", geometry.capsules),
+                              ("extra_capsules", geometry.extra_capsules)):  # fmt: skip
+            for capsule in listed:
+                if capsule.frame not in links:
+                    raise ValueError(f"geometry.{field}: no link named {capsule.frame!r}")
         zero = (0.0, 0.0, 0.0)
-        # each capsule: (link of a, a in that link, link of b, b in that link)
-        self._ends: list[tuple[str, tuple[float, ...], str, tuple[float, ...]]] = (
-            [(c.frame, c.a, c.frame, c.b) for c in geometry.capsules]
-            if geometry.capsules
-            else [(parent, zero, child, zero) for *_, parent, child in edges]
-        )
-        radii = (
-            [c.radius_m for c in geometry.capsules]
-            if geometry.capsules
-            else [default_radius_m] * len(edges)
-        )
-        self.radius_m = np.array(radii, dtype=np.float64)
-        if self.radius_m.size == 0:
+        ends: list[Capsule]
+        self.mesh_shapes = 0
+        """Mesh collision shapes left out (their links keep the joint-to-joint capsule)."""
+        if geometry.capsules:
+            ends = [(c.frame, c.a, c.frame, c.b, c.radius_m) for c in geometry.capsules]
+        else:
+            ends = [(parent, zero, child, zero, default_radius_m) for *_, parent, child in edges]
+            if geometry.collision_primitives:
+                shapes, self.mesh_shapes = collision_capsules(self._tm)
+                ends += shapes
+        ends += [(c.frame, c.a, c.frame, c.b, c.radius_m) for c in geometry.extra_capsules]
+        if not ends:
             raise ValueError("geometry: the URDF has no joint and no capsules are given")
+        self._ends = [(a_frame, a, b_frame, b) for a_frame, a, b_frame, b, _ in ends]
+        self.radius_m = np.array([r for *_, r in ends], dtype=np.float64)
+        self._frames = sorted({f for a_frame, _, b_frame, _ in self._ends
+                               for f in (a_frame, b_frame)})  # fmt: skip
         self.capsules(self.clamp_inside(np.zeros(self.joint_count)))  # fails now, not later
 
     def check(self, q: np.ndarray) -> None:
@@ -251,15 +314,26 @@ class UrdfChain:
         """``q`` clipped to the limits."""
         return np.clip(q, self.lower, self.upper)
 
+    def _set(self, q: np.ndarray) -> None:
+        values = dict(zip(self.names, np.asarray(q, dtype=np.float64).tolist(), strict=True))
+        for name, value in values.items():
+            self._tm.set_joint(name, value)
+        for name, (leader, multiplier, offset) in self._mimic.items():
+            if leader in values:
+                self._tm.set_joint(name, values[leader] * multiplier + offset)
+
+    def transform(self, q: np.ndarray, frame: str) -> np.ndarray:
+        """(4, 4) pose of ``frame`` (a link or a pytransform3d frame) in the base link's
+        frame at joint positions ``q``."""
+        self._set(q)
+        return self._tm.get_transform(frame, self._base)
+
     def capsules(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(L, 3) capsule endpoints a, b in the base link's frame, metres."""
-        for name, value in zip(self.names, np.asarray(q, dtype=np.float64), strict=True):
-            self._tm.set_joint(name, float(value))
-        cache: dict[str, np.ndarray] = {}
-        for link in {end for a_link, _, b_link, _ in self._ends for end in (a_link, b_link)}:
-            cache[link] = self._tm.get_transform(link, self._base)
-        a = np.array([_apply(cache[link], point) for link, point, _, _ in self._ends])
-        b = np.array([_apply(cache[link], point) for _, _, link, point in self._ends])
+        self._set(q)
+        cache = {frame: self._tm.get_transform(frame, self._base) for frame in self._frames}
+        a = np.array([_apply(cache[frame], point) for frame, point, _, _ in self._ends])
+        b = np.array([_apply(cache[frame], point) for _, _, frame, point in self._ends])
         return a, b
 
 
