@@ -46,6 +46,38 @@ class StoppingConfig(StrictModel):
         return self
 
 
+class StabilityConfig(StrictModel):
+    """A dynamically stable robot (a humanoid, a self-balancing base): cutting its power
+    makes it fall, so a STOP asks its controller for a balance-keeping protective stop, and
+    while it stands or walks a fall envelope around its base counts as robot geometry
+    (docs/ROBOT.md, "Dynamically stable robots"). Floor frame, metres, seconds."""
+
+    height_m: float = Field(gt=0.2, le=3.0, description="Standing height, metres.")
+    fall_radius_m: float | None = Field(
+        None,
+        gt=0.0,
+        le=5.0,
+        description=(
+            "How far from the base's floor point a fall can reach, metres (default: "
+            "height_m: a rigid fall about the feet reaches out to its full height)."
+        ),
+    )
+    max_base_speed_mps: float = Field(
+        gt=0.0, le=10.0, description="Largest walking / driving speed of the base, m/s."
+    )
+    base_stopping: StoppingConfig = Field(
+        description=(
+            "How the base brakes (from the base's speed): a constant deceleration, or the "
+            "stopping time and distance measured at max_base_speed_mps."
+        )
+    )
+
+    @property
+    def fall_reach_m(self) -> float:
+        """The fall envelope's radius around the base, metres."""
+        return self.height_m if self.fall_radius_m is None else self.fall_radius_m
+
+
 class BasePose(StrictModel):
     """Pose of a robot's base frame in the floor frame (metres, radians about z, z up)."""
 
@@ -258,6 +290,22 @@ class RobotConfig(StrictModel):
         default_factory=BasePose,
         description="Base pose on the floor used when a state message carries none.",
     )
+    kind: Literal["manipulator", "mobile", "humanoid"] = Field(
+        "manipulator",
+        description=(
+            "manipulator (fixed base), mobile (a wheeled base; give base pose and velocity in "
+            "its states) or humanoid (legged: dynamically stable unless said otherwise)."
+        ),
+    )
+    dynamically_stable: bool | None = Field(
+        None,
+        description=(
+            "Falls when its power is cut (default: true for humanoid); needs `stability`."
+        ),
+    )
+    stability: StabilityConfig | None = Field(
+        None, description="Height, fall reach and base braking of a dynamically stable robot."
+    )
     geometry: RobotGeometry = Field(
         default_factory=CapsulesGeometry,
         description="How link capsules follow from a state message: capsules, dh or urdf.",
@@ -265,3 +313,23 @@ class RobotConfig(StrictModel):
     state_input: StateInputConfig = Field(
         default_factory=ZmqStateInputConfig, description="Where state messages arrive."
     )
+
+    @property
+    def is_dynamically_stable(self) -> bool:
+        """``dynamically_stable``, by default true for a humanoid."""
+        if self.dynamically_stable is not None:
+            return self.dynamically_stable
+        return self.kind == "humanoid"
+
+    @model_validator(mode="after")
+    def _stability_given(self) -> RobotConfig:
+        if self.is_dynamically_stable and self.stability is None:
+            raise ValueError(
+                f"stability: a dynamically stable robot ({self.kind}) needs its height_m, "
+                "max_base_speed_mps and base_stopping (its fall envelope and base braking "
+                "count in S_p)"
+            )
+        if not self.is_dynamically_stable and self.stability is not None:
+            raise ValueError("stability: given for a robot that is not dynamically stable "
+                             "(set dynamically_stable: true)")  # fmt: skip
+        return self

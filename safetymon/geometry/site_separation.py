@@ -48,7 +48,9 @@ def robot_separation_m(
     at_age_limits: bool = True,
     camera_latency_s: Mapping[str, float] | None = None,
 ) -> float:
-    """S_p in metres for a robot at its maximum speed and a person at the floor speed.
+    """S_p in metres for a robot at its maximum speed and a person at the floor speed; for
+    a dynamically stable robot plus its base braking at its largest base speed and its fall
+    reach (its fall envelope extends its geometry toward people that far).
 
     Args:
         at_age_limits: add the input age limits (`input_age_limits_s`) to the reaction time,
@@ -76,4 +78,12 @@ def robot_separation_m(
         human_uncertainty_m=safety.human_uncertainty_m,
         robot_uncertainty_m=robot.uncertainty_m,
     )
-    return terms.protective_separation_distance_m
+    separation_m = terms.protective_separation_distance_m
+    if robot.stability is not None:  # base braking at its largest speed, and the fall reach
+        base = stopping_for(robot.stability.base_stopping, robot.stability.max_base_speed_mps)
+        separation_m += (
+            safety.human_speed_mps * base.stopping_time_s
+            + base.stopping_distance_m
+            + robot.stability.fall_reach_m
+        )
+    return separation_m

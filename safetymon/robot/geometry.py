@@ -16,7 +16,7 @@ Endpoint velocities (m/s, floor frame), in order of preference:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +36,9 @@ class FloorCapsules:
         a, b: (L, 3) axis endpoints, metres.
         radius_m: (L,) radii, metres.
         vel_a, vel_b: (L, 3) endpoint velocities, m/s; None when the message gives too little.
+        base_xy: (2,) the base origin's floor point, metres.
+        base_velocity: (2,) the base origin's floor velocity, m/s; None when unknown (a
+            base pose without velocity: the store differences consecutive states).
     """
 
     a: np.ndarray
@@ -43,6 +46,8 @@ class FloorCapsules:
     radius_m: np.ndarray
     vel_a: np.ndarray | None
     vel_b: np.ndarray | None
+    base_xy: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    base_velocity: np.ndarray | None = None
 
 
 def _rotation(yaw_rad: float) -> np.ndarray:
@@ -92,13 +97,15 @@ class RobotModel:
         if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
             raise MessageError("geometry", "capsule endpoints are not finite")
         base_twist = _base_twist(base)
+        base_xy = origin[:2].copy()
+        base_velocity = None if base_twist is None else base_twist[0][:2].copy()
         if local_va is None or local_vb is None or base_twist is None:
-            return FloorCapsules(a, b, radius, None, None)
+            return FloorCapsules(a, b, radius, None, None, base_xy, base_velocity)
         velocity, yaw_rate = base_twist
         omega = np.array([0.0, 0.0, yaw_rate])
         vel_a = local_va @ rotation.T + velocity + np.cross(omega, a - origin)
         vel_b = local_vb @ rotation.T + velocity + np.cross(omega, b - origin)
-        return FloorCapsules(a, b, radius, vel_a, vel_b)
+        return FloorCapsules(a, b, radius, vel_a, vel_b, base_xy, base_velocity)
 
     def _local(
         self, message: RobotStateMessage

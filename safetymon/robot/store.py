@@ -48,7 +48,7 @@ import math
 import threading
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
@@ -338,7 +338,10 @@ class RobotStateStore:
             if usable:
                 assert previous is not None
                 vel_a, vel_b = difference_velocity(previous, capsules, dt)
-                capsules = FloorCapsules(capsules.a, capsules.b, capsules.radius_m, vel_a, vel_b)
+                base_velocity = capsules.base_velocity
+                if base_velocity is None:
+                    base_velocity = (capsules.base_xy - previous.base_xy) / dt
+                capsules = replace(capsules, vel_a=vel_a, vel_b=vel_b, base_velocity=base_velocity)
             else:
                 state.velocity_fault = (
                     "velocity unknown: the message gives none and no previous state within "
@@ -448,6 +451,8 @@ class RobotStateStore:
             zeros if capsules.vel_a is None else capsules.vel_a,
             zeros if capsules.vel_b is None else capsules.vel_b,
             fault,
+            base_xy=capsules.base_xy,
+            base_velocity=capsules.base_velocity,
         )
 
     def snapshots(self, now_s: float) -> tuple[RobotSnapshot, ...]:

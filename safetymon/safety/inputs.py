@@ -79,6 +79,10 @@ class RobotSnapshot:
         link_radius_m: (L,) capsule radii, metres.
         link_vel_a, link_vel_b: (L, 3) velocities of the endpoints, m/s.
         fault: why the state is unusable (malformed message, ...), or None.
+        base_xy: (2,) floor point of the robot's base origin, metres (None: unknown; a
+            dynamically stable robot's fall envelope is centred on it).
+        base_velocity: (2,) the base's floor velocity, m/s (None: unknown; a dynamically
+            stable robot's base braking then assumes its largest base speed).
     """
 
     robot_id: str
@@ -89,6 +93,8 @@ class RobotSnapshot:
     link_vel_a: np.ndarray
     link_vel_b: np.ndarray
     fault: str | None = None
+    base_xy: np.ndarray | None = None
+    base_velocity: np.ndarray | None = None
 
     def problem(self) -> str | None:
         """Why this state cannot be used (shape or non-finite values), or None."""
@@ -111,6 +117,9 @@ class RobotSnapshot:
                 return f"{name} has a non-finite value"
         if np.any(self.link_radius_m < 0):
             return "link_radius_m has a negative value"
+        for name, vector in (("base_xy", self.base_xy), ("base_velocity", self.base_velocity)):
+            if vector is not None and (vector.shape != (2,) or not np.all(np.isfinite(vector))):
+                return f"{name} must be 2 finite values, got {vector!r}"
         return None
 
 

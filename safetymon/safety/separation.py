@@ -26,6 +26,8 @@ class RobotLinks:
         link_robot: (L,) int64 index into ``CompiledSite.robots``.
         present: (R,) bool, robots with usable state.
         state_age_s: (R,) age of each robot's state, seconds (0 where absent).
+        base_xy: (R, 2) floor point of each robot's base origin, metres (NaN: unknown).
+        base_velocity: (R, 2) its floor velocity, m/s (NaN: unknown).
     """
 
     link_a: np.ndarray
@@ -36,6 +38,8 @@ class RobotLinks:
     link_robot: np.ndarray
     present: np.ndarray
     state_age_s: np.ndarray
+    base_xy: np.ndarray | None = None
+    base_velocity: np.ndarray | None = None
 
 
 def gather_links(site: CompiledSite, snapshots: list[RobotSnapshot]) -> RobotLinks:
@@ -43,11 +47,17 @@ def gather_links(site: CompiledSite, snapshots: list[RobotSnapshot]) -> RobotLin
     count = len(site.robots)
     present = np.zeros(count, dtype=bool)
     ages = np.zeros(count, dtype=np.float64)
+    base_xy = np.full((count, 2), np.nan)
+    base_velocity = np.full((count, 2), np.nan)
     parts: list[tuple[np.ndarray, ...]] = []
     for snapshot in snapshots:
         index = site.robot_index[snapshot.robot_id]
         present[index] = True
         ages[index] = snapshot.age_s
+        if snapshot.base_xy is not None:
+            base_xy[index] = snapshot.base_xy
+        if snapshot.base_velocity is not None:
+            base_velocity[index] = snapshot.base_velocity
         links = snapshot.link_a.shape[0]
         parts.append(
             (
@@ -66,7 +76,56 @@ def gather_links(site: CompiledSite, snapshots: list[RobotSnapshot]) -> RobotLin
     else:
         empty3 = np.zeros((0, 3))
         columns = [empty3, empty3, np.zeros(0), empty3, empty3, np.zeros(0, dtype=np.int64)]
-    return RobotLinks(*columns, present=present, state_age_s=ages)
+    return RobotLinks(*columns, present=present, state_age_s=ages, base_xy=base_xy,
+                      base_velocity=base_velocity)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BaseTerms:
+    """A dynamically stable robot's base in S_p (docs/ROBOT.md, "Dynamically stable robots").
+
+    Attributes:
+        envelope: (a, b, radius, vel_a, vel_b, robot index) of each fall envelope: a vertical
+            capsule of radius ``fall_reach_m`` on the base's floor point, moving with the base.
+        speed_mps: (R,) base speed used for braking: the measured one, or the largest base
+            speed where unknown; 0 for other robots.
+        stop_time_s, stop_distance_m: (R,) the base's stopping time T_b and distance S_b at
+            that speed (0 for other robots).
+        unknown_speed_mps: (R,) ``speed_mps`` where the base velocity is unknown, else 0.
+    """
+
+    envelope: tuple[np.ndarray, ...]
+    speed_mps: np.ndarray
+    stop_time_s: np.ndarray
+    stop_distance_m: np.ndarray
+    unknown_speed_mps: np.ndarray
+
+
+def base_terms(site: CompiledSite, links: RobotLinks) -> BaseTerms:
+    """Fall envelopes and base braking of the present dynamically stable robots."""
+    robots = len(site.robots)
+    stable = np.isfinite(site.fall_reach_m) & links.present
+    xy = links.base_xy if links.base_xy is not None else np.full((robots, 2), np.nan)
+    vel = links.base_velocity if links.base_velocity is not None else np.full((robots, 2), np.nan)
+    known = np.all(np.isfinite(vel), axis=1)
+    speed = np.where(known, np.linalg.norm(np.nan_to_num(vel), axis=1), site.max_base_speed_mps)
+    speed = np.where(stable, speed, 0.0)
+    decel = site.base_deceleration_mps2
+    has_decel = np.isfinite(decel)
+    safe = np.where(has_decel, decel, 1.0)
+    stop_time = np.where(has_decel, speed / safe, np.nan_to_num(site.base_stopping_time_s))
+    stop_distance = np.where(
+        has_decel, speed**2 / (2 * safe), np.nan_to_num(site.base_stopping_distance_m)
+    )
+    stop_time = np.where(stable, stop_time, 0.0)
+    stop_distance = np.where(stable, stop_distance, 0.0)
+    rows = np.flatnonzero(stable & np.all(np.isfinite(xy), axis=1))
+    a = np.c_[xy[rows], np.zeros(rows.size)]
+    b = np.c_[xy[rows], site.height_m[rows]]
+    v = np.c_[np.where(known[rows, None], np.nan_to_num(vel[rows]), 0.0), np.zeros(rows.size)]
+    envelope = (a, b, site.fall_reach_m[rows], v, v.copy(), rows.astype(np.int64))
+    unknown = np.where(stable & ~known, speed, 0.0)
+    return BaseTerms(envelope, speed, stop_time, stop_distance, unknown)
 
 
 @dataclass(frozen=True)
@@ -111,10 +170,15 @@ def separation(
     current speed |v| (largest link endpoint speed), T_s = |v| / a_s and the stopping travel
     toward the human is S_s = v_r·|v| / (2·a_s) (>= v_r² / (2·a_s)); measured stopping data
     are used as constants.
+
+    A dynamically stable robot (`base_terms`) is also its fall envelope toward people, and
+    its base's braking adds v_h·T_b + S_b (base speed v_b: T_b = v_b / a_b, S_b = v_b² /
+    (2·a_b), or the measured data) to S_p, as if the base braked after the links stopped.
     """
     safety = site.safety
     robots = len(site.robots)
-    speed_now = _link_speed_magnitude(links, robots)
+    base = base_terms(site, links)
+    speed_now = np.maximum(_link_speed_magnitude(links, robots), base.speed_mps)
     reaction = site.reaction_time_s + camera_age_s + links.state_age_s  # (R,)
     decel = site.deceleration_mps2
     has_decel = np.isfinite(decel)
@@ -133,10 +197,24 @@ def separation(
     stop_dist_max = np.where(
         has_decel, robot_speed_max**2 / (2 * safe_decel), site.stopping_distance_m
     )
+    base_max = site.max_base_speed_mps
+    base_time_max = np.where(
+        np.isfinite(site.base_deceleration_mps2),
+        base_max / np.where(np.isfinite(site.base_deceleration_mps2), site.base_deceleration_mps2,
+                            1.0),
+        np.nan_to_num(site.base_stopping_time_s),
+    )  # fmt: skip
+    base_dist_max = np.where(
+        np.isfinite(site.base_deceleration_mps2),
+        base_max**2 / (2 * np.where(np.isfinite(site.base_deceleration_mps2),
+                                    site.base_deceleration_mps2, 1.0)),
+        np.nan_to_num(site.base_stopping_distance_m),
+    )  # fmt: skip
     bound = (
-        human_speed_max * (reaction + stop_time_max)
+        human_speed_max * (reaction + stop_time_max + base_time_max)
         + robot_speed_max * reaction
         + stop_dist_max
+        + base_dist_max
         + safety.intrusion_distance_m
         + float(np.max(z_d, initial=safety.human_uncertainty_m))
         + site.uncertainty_m
@@ -145,21 +223,31 @@ def separation(
     cutoff += 0.01  # values at the cutoff itself must be exact
 
     heights = np.full(humans.count, safety.human_height_m)
+    # toward people a dynamically stable robot is its links and its fall envelope
+    ea, eb, er, eva, evb, erobot = base.envelope
     distance, robot_speed, human_toward = human_robot_separation(
         humans.xy,
         humans.velocity,
         humans.radius_m,
         heights,
-        links.link_a,
-        links.link_b,
-        links.link_radius_m,
-        links.link_vel_a,
-        links.link_vel_b,
-        links.link_robot,
+        np.ascontiguousarray(np.r_[links.link_a, ea]),
+        np.ascontiguousarray(np.r_[links.link_b, eb]),
+        np.ascontiguousarray(np.r_[links.link_radius_m, er]),
+        np.ascontiguousarray(np.r_[links.link_vel_a, eva]),
+        np.ascontiguousarray(np.r_[links.link_vel_b, evb]),
+        np.ascontiguousarray(np.r_[links.link_robot, erobot]),
         robots,
         cutoff,
     )
+    # a base whose velocity is unknown may come straight at the person at its largest speed
+    robot_speed = np.maximum(robot_speed, base.unknown_speed_mps[None, :])
     human_speed = np.maximum(human_toward, safety.human_speed_mps)
+    # the base brakes after the links' stop (an upper bound: stopping times add)
+    clearance = (
+        clearance
+        + human_speed * base.stop_time_s[None, :]
+        + base.stop_distance_m[None, :]
+    )
     stop_distance = np.where(
         has_decel[None, :],
         robot_speed * speed_now[None, :] / (2 * safe_decel[None, :]),

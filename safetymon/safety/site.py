@@ -51,6 +51,11 @@ class CompiledSite:
         max_speed_mps, uncertainty_m: (R,) from each robot's config.
         camera_latency_s: camera id → glass-to-frame latency, seconds, added to that
             camera's frame age in T_r.
+        fall_reach_m, height_m: (R,) a dynamically stable robot's fall envelope radius
+            around its base and its height, metres; NaN for other robots.
+        max_base_speed_mps: (R,) its largest base speed, m/s (0 for other robots).
+        base_deceleration_mps2, base_stopping_time_s, base_stopping_distance_m: (R,) how
+            its base brakes (NaN where not given).
     """
 
     config: SiteConfig
@@ -66,6 +71,12 @@ class CompiledSite:
     max_speed_mps: np.ndarray
     uncertainty_m: np.ndarray
     camera_latency_s: Mapping[str, float]
+    fall_reach_m: np.ndarray
+    height_m: np.ndarray
+    max_base_speed_mps: np.ndarray
+    base_deceleration_mps2: np.ndarray
+    base_stopping_time_s: np.ndarray
+    base_stopping_distance_m: np.ndarray
 
     @property
     def safety(self) -> SafetyConfig:
@@ -110,6 +121,8 @@ def compile_site(
     def robot_values(getter: object) -> np.ndarray:
         return np.array([getter(robot) for robot in robots], dtype=np.float64)  # type: ignore[operator]
 
+    nan = float("nan")
+
     def or_nan(value: float | None) -> float:
         return float("nan") if value is None else float(value)
 
@@ -127,4 +140,19 @@ def compile_site(
         max_speed_mps=robot_values(lambda r: r.max_speed_mps),
         uncertainty_m=robot_values(lambda r: r.uncertainty_m),
         camera_latency_s=MappingProxyType(latency),
+        fall_reach_m=robot_values(lambda r: r.stability.fall_reach_m if r.stability else nan),
+        height_m=robot_values(lambda r: r.stability.height_m if r.stability else nan),
+        max_base_speed_mps=robot_values(
+            lambda r: r.stability.max_base_speed_mps if r.stability else 0.0
+        ),
+        base_deceleration_mps2=robot_values(
+            lambda r: or_nan(r.stability.base_stopping.deceleration_mps2) if r.stability else nan
+        ),
+        base_stopping_time_s=robot_values(
+            lambda r: or_nan(r.stability.base_stopping.stopping_time_s) if r.stability else nan
+        ),
+        base_stopping_distance_m=robot_values(
+            lambda r: or_nan(r.stability.base_stopping.stopping_distance_m)
+            if r.stability else nan
+        ),
     )
