@@ -2,14 +2,17 @@
 
 Per message cost of forward kinematics + capsule build, in this process, same run:
 
-1. ``DhChain.capsules`` (plain NumPy) vs ``UrdfChain.capsules`` (pytransform3d
-   ``UrdfTransformManager``, the same arm written as URDF) — positions only.
+1. ``DhChain.capsules`` (plain NumPy) vs ``UrdfChain.capsules`` (the URDF loaded with
+   pytransform3d, evaluated by the compiled tree, ``urdf_tree.UrdfTree``; the same arm
+   written as URDF) — positions only.
 2. ``RobotModel.capsules`` for a full message with joint velocities (3 FK evaluations for the
    finite-difference Jacobian, base transform), DH vs URDF.
 3. The whole ``RobotStateStore.submit`` (JSON parse, Pydantic validation, checks, FK,
    velocities) with the DH arm.
 
-Printed as µs per message and as ratios against the plain NumPy DH chain.
+Printed as µs per message and as ratios against the plain NumPy DH chain. Then, if
+../shared/data/robots is there, FK + capsules of published robots (G1, H1, UR5e, Panda, PR2):
+the compiled tree against pytransform3d's transform graph, same models, same run.
 
 Usage::
 
@@ -81,7 +84,7 @@ def main() -> None:
         feed = iter(raw)
         rows = [
             ("FK + capsules, DH (plain NumPy)", per_call_us(lambda: dh.capsules(q), args.repeat)),
-            ("FK + capsules, URDF (pytransform3d)",
+            ("FK + capsules, URDF (compiled tree, Numba)",
              per_call_us(lambda: urdf.capsules(q), args.repeat)),
             ("message → floor capsules + velocities, DH",
              per_call_us(lambda: dh_model.capsules(message), args.repeat)),
@@ -97,6 +100,35 @@ def main() -> None:
     print(f"{'measurement':<48} {'µs/msg':>9} {'x DH FK':>8}")
     for name, value in rows:
         print(f"{name:<48} {value:>9.1f} {value / base:>8.1f}")
+    published_robots(max(50, args.repeat // 20))
+
+
+PUBLISHED = Path(__file__).resolve().parents[2] / "shared" / "data" / "robots"
+"""Published URDFs (../shared/data/robots; not part of this repository)."""
+
+
+def published_robots(repeat: int) -> None:
+    """Forward kinematics + capsules of published robots: the compiled tree (`UrdfTree`,
+    Numba) vs pytransform3d's transform graph, same model, same run."""
+    files = ["unitree_g1/g1_29dof_rev_1_0.urdf", "unitree_h1/h1.urdf",
+             "universal_robots/ur5e.urdf", "panda/panda.urdf", "pr2/pr2.urdf"]  # fmt: skip
+    if not PUBLISHED.is_dir():
+        print(f"# published robots: {PUBLISHED} not found, skipped")
+        return
+    print(f"\n# published robots (capsules from joints + collision primitives), best of 5 x "
+          f"{repeat} calls")  # fmt: skip
+    print(f"{'robot':<36} {'joints':>6} {'capsules':>8} {'tree µs':>8} {'graph µs':>9} "
+          f"{'graph/tree':>10}")  # fmt: skip
+    for relative in files:
+        geometry = UrdfGeometry(kind="urdf", path=str(PUBLISHED / relative))
+        fast = UrdfChain(geometry, 0.06, PUBLISHED)
+        slow = UrdfChain(geometry, 0.06, PUBLISHED)
+        slow._tree = None  # pytransform3d's graph, as before the compiled tree
+        q = fast.clamp_inside(np.zeros(fast.joint_count))
+        tree_us = per_call_us(lambda: fast.capsules(q), repeat)  # noqa: B023
+        graph_us = per_call_us(lambda: slow.capsules(q), repeat)  # noqa: B023
+        print(f"{relative:<36} {fast.joint_count:>6} {fast.radius_m.size:>8} {tree_us:>8.1f} "
+              f"{graph_us:>9.1f} {graph_us / tree_us:>10.1f}")  # fmt: skip
 
 
 if __name__ == "__main__":

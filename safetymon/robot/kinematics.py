@@ -21,6 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from safetymon.config.robots import DhGeometry, UrdfGeometry
+from safetymon.robot.urdf_tree import UrdfTree
 
 
 class KinematicsError(ValueError):
@@ -304,6 +305,11 @@ class UrdfChain:
         self.radius_m = np.array([r for *_, r in ends], dtype=np.float64)
         self._frames = sorted({f for a_frame, _, b_frame, _ in self._ends
                                for f in (a_frame, b_frame)})  # fmt: skip
+        self._tree: UrdfTree | None = None
+        try:  # the compiled tree (fast); pytransform3d's graph where the base is not the root
+            self._compile(UrdfTree(root, base), links)
+        except (ValueError, KeyError):
+            self._tree = None
         self.capsules(self.clamp_inside(np.zeros(self.joint_count)))  # fails now, not later
 
     def check(self, q: np.ndarray) -> None:
@@ -314,22 +320,75 @@ class UrdfChain:
         """``q`` clipped to the limits."""
         return np.clip(q, self.lower, self.upper)
 
-    def _set(self, q: np.ndarray) -> None:
+    def _compile(self, tree: UrdfTree, links: list[str]) -> None:
+        """Index arrays for `UrdfTree.poses_array`: joint values, mimics, capsule frames
+        (a collision frame is its link's pose times the shape's fixed origin)."""
+        self._name_rows = np.array([tree.joint_index[n] for n in self.names], dtype=np.int64)
+        position = {name: index for index, name in enumerate(self.names)}
+        mimics = [(tree.joint_index[m], position[leader], multiplier, offset)
+                  for m, (leader, multiplier, offset) in self._mimic.items()
+                  if leader in position and m in tree.joint_index]  # fmt: skip
+        self._mimic_rows = np.array([m[0] for m in mimics], dtype=np.int64)
+        self._mimic_leaders = np.array([m[1] for m in mimics], dtype=np.int64)
+        self._mimic_scale = np.array([m[2] for m in mimics], dtype=np.float64)
+        self._mimic_offset = np.array([m[3] for m in mimics], dtype=np.float64)
+        rows, offsets = [], []
+        for frame in self._frames:
+            link = frame if frame in links else frame.split(":", 1)[-1].rsplit("/", 1)[0]
+            rows.append(tree.row[link])
+            offsets.append(np.eye(4) if link == frame else self._tm.get_transform(frame, link))
+        self._frame_rows = np.array(rows, dtype=np.int64)
+        self._frame_offsets = np.array(offsets, dtype=np.float64).reshape(-1, 4, 4)
+        index = {frame: k for k, frame in enumerate(self._frames)}
+        self._a_frames = np.array([index[f] for f, _, _, _ in self._ends], dtype=np.int64)
+        self._b_frames = np.array([index[f] for _, _, f, _ in self._ends], dtype=np.int64)
+        self._a_points = np.array([p for _, p, _, _ in self._ends], dtype=np.float64)
+        self._b_points = np.array([p for _, _, _, p in self._ends], dtype=np.float64)
+        self._tree = tree
+
+    def _tree_values(self, q: np.ndarray) -> np.ndarray:
+        """The tree's joint values: ``q`` and the mimic joints from their leaders."""
+        assert self._tree is not None
+        values = np.zeros(len(self._tree.joint_index))
+        q = np.asarray(q, dtype=np.float64)
+        values[self._name_rows] = q
+        values[self._mimic_rows] = q[self._mimic_leaders] * self._mimic_scale + self._mimic_offset
+        return values
+
+    def _values(self, q: np.ndarray) -> dict[str, float]:
+        """Joint name → value, the mimic joints set from their leaders."""
         values = dict(zip(self.names, np.asarray(q, dtype=np.float64).tolist(), strict=True))
-        for name, value in values.items():
-            self._tm.set_joint(name, value)
         for name, (leader, multiplier, offset) in self._mimic.items():
             if leader in values:
-                self._tm.set_joint(name, values[leader] * multiplier + offset)
+                values[name] = values[leader] * multiplier + offset
+        return values
 
-    def transform(self, q: np.ndarray, frame: str) -> np.ndarray:
+    def _set(self, q: np.ndarray) -> None:
+        for name, value in self._values(q).items():
+            self._tm.set_joint(name, value)
+
+    def transform(self, q: np.ndarray, frame: str, *, graph: bool = False) -> np.ndarray:
         """(4, 4) pose of ``frame`` (a link or a pytransform3d frame) in the base link's
-        frame at joint positions ``q``."""
+        frame at joint positions ``q`` (``graph``: through pytransform3d's transform graph
+        instead of the compiled tree, e.g. to check one against the other)."""
+        if self._tree is not None and not graph:
+            poses = self._tree.poses_array(self._tree_values(q))
+            if frame in self._tree.row:
+                return poses[self._tree.row[frame]]
+            link = frame.split(":", 1)[-1].rsplit("/", 1)[0]
+            return poses[self._tree.row[link]] @ self._tm.get_transform(frame, link)
         self._set(q)
         return self._tm.get_transform(frame, self._base)
 
     def capsules(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(L, 3) capsule endpoints a, b in the base link's frame, metres."""
+        if self._tree is not None:
+            poses = self._tree.poses_array(self._tree_values(q))
+            frames = poses[self._frame_rows] @ self._frame_offsets  # (F, 4, 4)
+            fa, fb = frames[self._a_frames], frames[self._b_frames]
+            a = np.einsum("lij,lj->li", fa[:, :3, :3], self._a_points) + fa[:, :3, 3]
+            b = np.einsum("lij,lj->li", fb[:, :3, :3], self._b_points) + fb[:, :3, 3]
+            return a, b
         self._set(q)
         cache = {frame: self._tm.get_transform(frame, self._base) for frame in self._frames}
         a = np.array([_apply(cache[frame], point) for frame, point, _, _ in self._ends])

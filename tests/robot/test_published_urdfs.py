@@ -65,10 +65,46 @@ def test_every_description_loads_with_its_actuated_joints(relative: str, actuate
 def test_zero_pose_matches_the_published_kinematics(
     relative: str, frame: str, expected: tuple[float, float, float]
 ) -> None:
-    """The G1's elbows are bent 90 degrees at zero: its hand is forward, not down."""
+    """The G1's elbows are bent 90 degrees at zero: its hand is forward, not down. The
+    Panda's figure was measured with pytransform3d, which clamps panda_joint4 = 0 to its
+    limit -0.0698 rad: so is the pose here (at the true zero the flange is at x 0.088)."""
     model = chain(relative)
-    position = model.transform(np.zeros(model.joint_count), frame)[:3, 3]
+    q = model.clamp_inside(np.zeros(model.joint_count))
+    position = model.transform(q, frame)[:3, 3]
     assert position == pytest.approx(expected, abs=0.001)
+    assert model.transform(q, frame, graph=True)[:3, 3] == pytest.approx(expected, abs=0.001)
+
+
+@pytest.mark.parametrize("relative", [
+    "unitree_g1/g1_29dof_rev_1_0.urdf", "unitree_h1/h1.urdf", "universal_robots/ur5e.urdf",
+    "panda/panda.urdf", "pr2/pr2.urdf", "jackal/jackal.urdf",
+])  # fmt: skip
+def test_the_compiled_tree_agrees_with_pytransform3d_everywhere(relative: str) -> None:
+    """Every capsule frame at 20 random in-limit poses (continuous joints within +-pi):
+    the compiled tree (`urdf_tree.UrdfTree`) against pytransform3d's transform graph.
+    pytransform3d clamps every joint to its limits, mimic joints too; the PR2's gripper
+    mimics with multiplier -1 leave their own limits [0, 0.548] (the tree follows the
+    mimic exactly, as ROS's robot_state_publisher does), so their leaders stay at 0 here."""
+    model = chain(relative)
+    rng = np.random.default_rng(3)
+    lower = np.where(np.isfinite(model.lower), model.lower, -np.pi)
+    upper = np.where(np.isfinite(model.upper), model.upper, np.pi)
+    negative_mimic_leaders = {leader for leader, multiplier, _ in model._mimic.values()
+                              if multiplier < 0}  # fmt: skip
+    for _ in range(20):
+        q = rng.uniform(lower, upper)
+        for index, name in enumerate(model.names):
+            if name in negative_mimic_leaders:
+                q[index] = 0.0
+        graph = {frame: model.transform(q, frame, graph=True) for frame in model._frames}
+        for frame in model._frames:
+            assert model.transform(q, frame) == pytest.approx(graph[frame], abs=1e-9), frame
+        a, b = model.capsules(q)
+        for k, (a_frame, a_point, b_frame, b_point) in enumerate(model._ends):
+            expected_a = graph[a_frame][:3, :3] @ np.asarray(a_point) + graph[a_frame][:3, 3]
+            expected_b = graph[b_frame][:3, :3] @ np.asarray(b_point) + graph[b_frame][:3, 3]
+            assert a[k] == pytest.approx(expected_a, abs=1e-9)
+            assert b[k] == pytest.approx(expected_b, abs=1e-9)
 
 
 def test_panda_zero_pose_is_out_of_limits_and_refused_but_the_model_loads() -> None:
