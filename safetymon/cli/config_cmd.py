@@ -27,6 +27,7 @@ from safetymon.monitor.input_keys import load_state_input_keys
 from safetymon.perception.camera_latency import CameraLatency, camera_latencies, latency_seconds
 from safetymon.perception.floor_footprint import FloorFootprint, floor_footprint
 from safetymon.perception.mapping import FloorMapper
+from safetymon.robot.geometry import RobotModel
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -56,6 +57,7 @@ def run_check(args: argparse.Namespace) -> int:
         config = load_site_config(args.file)
         footprints = camera_footprints(config, args.file)
         latencies = camera_latencies(config, Path(args.file).parent)
+        geometries = robot_geometries(config, Path(args.file))
         load_state_input_keys(config, Path(args.file).parent, Path(args.file))
         if getattr(args, "previous", None):
             report = protection_report(load_site_config(args.previous), config)
@@ -73,7 +75,7 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"{args.file}: {len(error.issues)} error(s); not valid", file=sys.stderr)
         return 2
     print("OK")
-    print(summarize(config, args.file, footprints, latencies))
+    print(summarize(config, args.file, footprints, latencies, geometries))
     if report is not None:
         lines = report.lines()
         print(f"changes against {args.previous}:" + ("" if lines else " no protective, "
@@ -88,6 +90,33 @@ def run_check(args: argparse.Namespace) -> int:
     for warning in unauthenticated_link_warnings(config):
         print(f"warning: {args.file}: {warning}", file=sys.stderr)
     return 0
+
+
+def robot_geometries(config: SiteConfig, site_file: Path) -> dict[str, str]:
+    """Build every robot's kinematics as the monitor will (a URDF is loaded and evaluated);
+    robot id → one line on its geometry. Raises ConfigError naming the robot's geometry."""
+    lines: dict[str, str] = {}
+    issues: list[ConfigIssue] = []
+    for index, robot in enumerate(config.robots):
+        try:
+            model = RobotModel(robot, site_file.parent)
+        except ValueError as error:
+            issues.append(ConfigIssue(str(site_file), f"robots[{index}].geometry", str(error),
+                                      None, False))  # fmt: skip
+            continue
+        chain = model.chain
+        if chain is None:
+            lines[robot.id] = "geometry: link capsules sent in each state"
+            continue
+        meshes = getattr(chain, "mesh_shapes", 0)
+        lines[robot.id] = (
+            f"geometry: {robot.geometry.kind}, {chain.joint_count} joints, "
+            f"{chain.radius_m.size} capsules"
+            + (f" ({meshes} collision meshes not loaded)" if meshes else "")
+        )
+    if issues:
+        raise ConfigError(issues)
+    return lines
 
 
 def camera_footprints(config: SiteConfig, file: str) -> dict[str, FloorFootprint]:
@@ -144,6 +173,7 @@ def summarize(
     file: str,
     footprints: dict[str, FloorFootprint] | None = None,
     latencies: dict[str, CameraLatency] | None = None,
+    geometries: dict[str, str] | None = None,
 ) -> str:
     """A one-screen human-readable summary of a valid site configuration.
 
@@ -191,6 +221,8 @@ def summarize(
             f"{camera_s * 1000:.0f} ms incl. latency + state {state_s * 1000:.0f} ms)\n"
             f"  {'':<16} {state_input_summary(config, index)}"
         )
+        if geometries is not None and robot.id in geometries:
+            lines.append(f"  {'':<16} {geometries[robot.id]}")
     lines.append(f"zones ({len(config.zones)}):")
     for zone in config.zones:
         latch = ", manual reset" if zone.manual_reset else ""

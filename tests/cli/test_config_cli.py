@@ -108,3 +108,24 @@ def test_schema_is_json_schema() -> None:
     assert schema["type"] == "object"
     assert {"site", "cameras", "zones", "robots", "safety"} <= schema["properties"].keys()
     assert schema["additionalProperties"] is False
+
+
+def test_check_loads_each_robots_kinematics_and_names_a_missing_urdf(tmp_path: Path) -> None:
+    """A URDF robot's file is loaded and evaluated by config check, as the monitor would at
+    start-up: a missing or broken file is an error naming the robot's geometry."""
+    from tests.conftest import SHARED_DATA
+
+    text = (REPO / "zones" / "demo-cell.yaml").read_text()
+    ur5e = SHARED_DATA / "robots" / "universal_robots" / "ur5e.urdf"
+    site = tmp_path / "site.yaml"
+    site.write_text(text.replace("robots:\n", f"robots:\n  - id: ur5e\n    max_speed_mps: 1.0\n"
+                                 f"    stopping: {{deceleration_mps2: 4.0}}\n"
+                                 f"    geometry: {{kind: urdf, path: {ur5e}}}\n"
+                                 f"    state_input: {{endpoint: 'tcp://127.0.0.1:5599'}}\n", 1))
+    result = safetymon("config", "check", str(site))
+    assert result.returncode == 0, result.stderr
+    assert "geometry: urdf, 6 joints, 10 capsules (7 collision meshes not loaded)" in result.stdout
+    site.write_text(site.read_text().replace(str(ur5e), "robots/missing.urdf"))
+    result = safetymon("config", "check", str(site))
+    assert result.returncode == 2
+    assert "robots[0].geometry" in result.stderr and "missing.urdf" in result.stderr
