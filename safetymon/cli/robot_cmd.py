@@ -22,6 +22,7 @@ from safetymon.config.robots import BasePose, RobotConfig, ZmqStateInputConfig
 from safetymon.config.site import SiteConfig
 
 if TYPE_CHECKING:  # imported lazily at run time: ZeroMQ and kinematics load only when used
+    from safetymon.robot.sim import ArmSimulator
     from safetymon.robot.store import RobotStateStore
 
 
@@ -37,6 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     sim.add_argument("--connect", action="store_true", help="connect the PUB socket, not bind")
     sim.add_argument("--serial", metavar="PORT", help="write JSON lines to this serial port")
+    sim.add_argument(
+        "--ros2",
+        action="store_true",
+        help="publish ROS 2 JointState (+ Odometry) over DDS on the robot's ros2 state_input "
+        "(the default for a ros2 input)",
+    )
     sim.add_argument("--baudrate", type=int, default=115200, help="serial baud rate")
     sim.add_argument("--rate", type=float, default=100.0, help="messages per second")
     sim.add_argument("--duration", type=float, help="seconds to run (default: until stopped)")
@@ -129,6 +136,8 @@ def run_sim(args: argparse.Namespace) -> int:
         return _error(f"--curve-secret-key / --hmac-key: {error}", 2)
     if hmac_key is not None and not args.serial:
         return _error("--hmac-key tags serial lines: give --serial (ZeroMQ uses CURVE)", 2)
+    if args.ros2 or (state_input.kind == "ros2" and not (args.serial or args.endpoint)):
+        return _run_sim_ros2(args, robot, simulator)
     try:
         if args.serial:
             sender: ZmqStateSender | SerialStateSender = SerialStateSender(
@@ -156,6 +165,38 @@ def run_sim(args: argparse.Namespace) -> int:
         sent = simulator.run(sender.send, args.rate, args.duration, stop)
     except OSError as error:
         return _error(f"sending failed: {error}", 1)
+    finally:
+        sender.close()
+    print(f"robot-sim: sent {sent} messages", flush=True)
+    return 0
+
+
+def _run_sim_ros2(args: argparse.Namespace, robot: RobotConfig, simulator: ArmSimulator) -> int:
+    """``robot-sim --ros2``: the sweep as ROS 2 messages on the robot's ``ros2`` input."""
+    from safetymon.config.robots import Ros2StateInputConfig
+    from safetymon.robot.geometry import RobotModel
+
+    state_input = robot.state_input
+    if not isinstance(state_input, Ros2StateInputConfig):
+        return _error(f"--ros2: robot {robot.id}'s state_input kind is {state_input.kind}", 2)
+    if args.serial or args.endpoint or args.connect or args.curve_secret_key:
+        return _error("--ros2 takes none of --serial, --endpoint, --connect, --curve-secret-key", 2)
+    try:
+        from safetymon.robot.ros2_sim import Ros2StateSender
+    except ImportError as error:
+        return _error(f"--ros2 needs the Python package 'cyclonedds': {error}", 1)
+    chain = RobotModel(robot, Path(args.config).parent).chain
+    names = state_input.joint_names or getattr(chain, "names", [])
+    try:
+        sender = Ros2StateSender(state_input, names)
+    except OSError as error:
+        return _error(str(error), 1)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    print(f"robot-sim: {robot.id} ({robot.geometry.kind}) at {args.rate:g} Hz, "
+          f"{sender.endpoint}, clock {state_input.clock}", flush=True)  # fmt: skip
+    try:
+        sent = simulator.run(sender.send, args.rate, args.duration, stop)
     finally:
         sender.close()
     print(f"robot-sim: sent {sent} messages", flush=True)

@@ -10,14 +10,18 @@ Pure checks on a validated site (no I/O): ``safetymon config check`` prints them
   reaching the cable. A pyserial URL that crosses a network (``socket://``, ``rfc2217://``)
   is not.
 
+- A ROS 2 (DDS) input is *local* only with ``loopback_only: true``; otherwise Cyclone DDS
+  joins the domain on the network (its own configuration is not read here).
+
 Unauthenticated means: a robot-state input without ``curve_server_key_file`` (ZeroMQ) or
-``hmac_key_file`` (serial), or a ZeroMQ safety output without ``curve_secret_key_file``.
+``hmac_key_file`` (serial), any ``ros2`` input (DDS Security is not used), or a ZeroMQ safety
+output without ``curve_secret_key_file``.
 """
 
 from __future__ import annotations
 
 from safetymon.config.http import is_loopback_host
-from safetymon.config.robots import ZmqStateInputConfig
+from safetymon.config.robots import Ros2StateInputConfig, ZmqStateInputConfig
 from safetymon.config.site import SiteConfig
 
 NETWORK_SERIAL_SCHEMES = ("socket://", "rfc2217://")
@@ -47,6 +51,14 @@ def state_input_summary(config: SiteConfig, robot_index: int) -> str:
         where = f"{state_input.endpoint} ({'bind' if state_input.bind else 'connect'})"
         auth = "CURVE" if state_input.curve_server_key_file else "unauthenticated"
         local = zmq_endpoint_is_local(state_input.endpoint)
+    elif isinstance(state_input, Ros2StateInputConfig):
+        base = state_input.base_topic or "none (fixed base_pose)"
+        where = (
+            f"ROS 2 DDS domain {state_input.domain_id} (joints {state_input.joint_topic}, "
+            f"base {base})"
+        )
+        auth = "unauthenticated"
+        local = state_input.loopback_only
     else:
         where = f"serial {state_input.port}"
         auth = "HMAC-SHA256" if state_input.hmac_key_file else "unauthenticated"
@@ -69,6 +81,15 @@ def unauthenticated_link_warnings(config: SiteConfig) -> list[str]:
                     f"{state_input.endpoint} WITHOUT AUTHENTICATION: anyone on the network "
                     "who reaches it can forge states that lower the safety distance; set "
                     "curve_server_key_file (hw/ROBOT_STATE.md)"
+                )
+        elif isinstance(state_input, Ros2StateInputConfig):
+            if not state_input.loopback_only:
+                warnings.append(
+                    f"{field}: robot {robot.id!r} takes its state from ROS 2 DDS domain "
+                    f"{state_input.domain_id} WITHOUT AUTHENTICATION: anyone on the network "
+                    "who joins the domain can publish joint states; set loopback_only when "
+                    "the robot's nodes run on this host, else keep DDS on an isolated robot "
+                    "network (docs/ROBOT.md)"
                 )
         elif state_input.hmac_key_file is None and not serial_port_is_local(state_input.port):
             warnings.append(

@@ -250,6 +250,106 @@ class SerialStateInputConfig(_StateInputBase):
     )
 
 
+class Ros2QosConfig(StrictModel):
+    """DDS QoS of the ROS 2 readers (ROS 2's sensor-data profile by default)."""
+
+    reliability: Literal["best_effort", "reliable"] = Field(
+        "best_effort",
+        description=(
+            "best_effort (default) matches both best-effort and reliable publishers; a "
+            "reliable reader matches only reliable ones."
+        ),
+    )
+    depth: int = Field(
+        5, ge=1, le=1000, description="History depth: samples kept per topic between reads."
+    )
+
+
+class Ros2StateInputConfig(_StateInputBase):
+    """Robot state from a ROS 2 robot over DDS (Cyclone DDS; no ROS install needed).
+
+    Joints from ``sensor_msgs/JointState`` on ``joint_topic``, base pose from
+    ``nav_msgs/Odometry`` (or ``geometry_msgs/PoseStamped``) on ``base_topic``; ROS 2's DDS
+    names (``rt/<topic>``, ``<pkg>::msg::dds_::<Type>_``). Header stamps order the messages
+    and, with a shared clock, date them: ``shared_monotonic`` (stamps from this host's
+    CLOCK_MONOTONIC) or ``shared_realtime`` (stamps from CLOCK_REALTIME, ROS 2's system time,
+    on this host or one synchronised to it).
+    """
+
+    kind: Literal["ros2"]
+    clock: Literal["receiver", "shared_monotonic", "shared_realtime"] = Field(  # type: ignore[assignment]
+        "receiver",
+        description=(
+            "receiver: age from arrival; shared_monotonic: header stamps are this host's "
+            "CLOCK_MONOTONIC; shared_realtime: header stamps are CLOCK_REALTIME (ROS time "
+            "without use_sim_time) of a clock synchronised with this host's."
+        ),
+    )
+    domain_id: int = Field(0, ge=0, le=232, description="DDS domain id (ROS_DOMAIN_ID).")
+    loopback_only: bool = Field(
+        False,
+        description=(
+            "Join the domain on the loopback interface only, with unicast discovery (the "
+            "robot's ROS 2 nodes run on this host): nothing beyond this host can publish. "
+            "False: Cyclone DDS's own configuration applies (CYCLONEDDS_URI; by default every "
+            "interface, multicast discovery)."
+        ),
+    )
+    joint_topic: str = Field(
+        "/joint_states",
+        pattern=r"^/?[A-Za-z][A-Za-z0-9_/]*$",
+        max_length=200,
+        description="ROS 2 topic of sensor_msgs/JointState.",
+    )
+    base_topic: str | None = Field(
+        "/odom",
+        pattern=r"^/?[A-Za-z][A-Za-z0-9_/]*$",
+        max_length=200,
+        description=(
+            "ROS 2 topic of the base pose (odometry frame = floor frame moved by "
+            "odom_pose); null: a fixed base at the robot's base_pose."
+        ),
+    )
+    base_type: Literal["odometry", "pose_stamped"] = Field(
+        "odometry",
+        description="nav_msgs/Odometry (pose and twist) or geometry_msgs/PoseStamped (pose).",
+    )
+    odom_pose: BasePose = Field(
+        default_factory=BasePose,
+        description="Pose of the base topic's frame (header.frame_id) in the floor frame.",
+    )
+    joint_names: list[str] | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description=(
+            "ROS joint name of each configured joint, in configured order (DH rows; URDF "
+            "geometry.joint_names or its movable joints in file order). Default: the URDF's "
+            "joint names; a DH robot must give them."
+        ),
+    )
+    ignore_joint_names: list[str] = Field(
+        default_factory=list,
+        max_length=256,
+        description="Joints a message may carry that are not the robot's (gripper fingers).",
+    )
+    qos: Ros2QosConfig = Field(default_factory=Ros2QosConfig)
+
+    @model_validator(mode="after")
+    def _names(self) -> Ros2StateInputConfig:
+        names = self.joint_names or []
+        if len(set(names)) != len(names):
+            raise ValueError(f"joint_names has duplicates: {names}")
+        both = sorted(set(names) & set(self.ignore_joint_names))
+        if both:
+            raise ValueError(f"joint_names and ignore_joint_names share {both}")
+        if self.base_topic is not None and self.base_topic.strip("/") == self.joint_topic.strip(
+            "/"
+        ):
+            raise ValueError("joint_topic and base_topic must differ")
+        return self
+
+
 def _input_kind(value: Any) -> Any:
     """``kind`` of a state input; a mapping without one is the default ZeroMQ input."""
     if isinstance(value, dict):
@@ -258,7 +358,9 @@ def _input_kind(value: Any) -> Any:
 
 
 StateInputConfig = Annotated[
-    Annotated[ZmqStateInputConfig, Tag("zmq")] | Annotated[SerialStateInputConfig, Tag("serial")],
+    Annotated[ZmqStateInputConfig, Tag("zmq")]
+    | Annotated[SerialStateInputConfig, Tag("serial")]
+    | Annotated[Ros2StateInputConfig, Tag("ros2")],
     Discriminator(_input_kind),
 ]
 
@@ -332,4 +434,32 @@ class RobotConfig(StrictModel):
         if not self.is_dynamically_stable and self.stability is not None:
             raise ValueError("stability: given for a robot that is not dynamically stable "
                              "(set dynamically_stable: true)")  # fmt: skip
+        return self
+
+    @model_validator(mode="after")
+    def _ros2_joints(self) -> RobotConfig:
+        state_input = self.state_input
+        if not isinstance(state_input, Ros2StateInputConfig):
+            return self
+        geometry = self.geometry
+        if isinstance(geometry, CapsulesGeometry):
+            raise ValueError(
+                "state_input kind ros2 reads joint states: geometry must be dh or urdf"
+            )
+        names = state_input.joint_names
+        if isinstance(geometry, DhGeometry):
+            if names is None or len(names) != len(geometry.joints):
+                raise ValueError(
+                    f"state_input.joint_names: a dh robot needs one ROS joint name per row "
+                    f"({len(geometry.joints)}), got {names}"
+                )
+        elif (
+            names is not None
+            and geometry.joint_names is not None
+            and len(names) != len(geometry.joint_names)
+        ):
+            raise ValueError(
+                f"state_input.joint_names: {len(names)} names for "
+                f"{len(geometry.joint_names)} geometry.joint_names"
+            )
         return self

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from safetymon.config.loader import ConfigError, ConfigIssue
-from safetymon.config.robots import ZmqStateInputConfig
+from safetymon.config.robots import SerialStateInputConfig, ZmqStateInputConfig
 from safetymon.config.site import SiteConfig
 from safetymon.signals.keys import KeyFileError, load_hmac_key, load_public_key
 
@@ -34,10 +34,12 @@ def load_state_input_keys(
             field, configured = "curve_server_key_file", state_input.curve_server_key_file
             load = load_public_key
             link = (state_input.endpoint, str(state_input.bind), state_input.topic)
-        else:
+        elif isinstance(state_input, SerialStateInputConfig):
             field, configured = "hmac_key_file", state_input.hmac_key_file
             load = load_hmac_key
             link = (state_input.kind, state_input.port)
+        else:  # ros2: DDS without security, no key file
+            continue
         if shared.setdefault(link, configured) != configured:
             issues.append(
                 ConfigIssue(

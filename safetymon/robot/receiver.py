@@ -28,7 +28,11 @@ import serial
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from safetymon.config.robots import SerialStateInputConfig, ZmqStateInputConfig
+from safetymon.config.robots import (
+    Ros2StateInputConfig,
+    SerialStateInputConfig,
+    ZmqStateInputConfig,
+)
 from safetymon.robot.authentication import UnauthenticatedError, verify_line
 from safetymon.robot.messages import MAX_MESSAGE_BYTES
 from safetymon.robot.store import Rejection, RobotStateStore
@@ -334,9 +338,12 @@ class SerialStateReceiver(_ReceiverThread):
         self._port.close()
 
 
+StateInput = ZmqStateInputConfig | SerialStateInputConfig | Ros2StateInputConfig
+
+
 def start_receivers(
     store: RobotStateStore,
-    configs: Sequence[tuple[str, ZmqStateInputConfig | SerialStateInputConfig]],
+    configs: Sequence[tuple[str, StateInput]],
     keys: Mapping[str, bytes] | None = None,
     bind_check: BindCheck | None = None,
 ) -> list[_ReceiverThread]:
@@ -344,7 +351,8 @@ def start_receivers(
 
     ``keys`` maps each configured key file (``curve_server_key_file``, ``hmac_key_file``, as
     written in the site file) to its loaded key (``monitor.input_keys``). Robots sharing an
-    input must name the same key file. ``bind_check`` guards every bound endpoint.
+    input must name the same key file. ``bind_check`` guards every bound endpoint. A ``ros2``
+    input serves one robot (``robot.ros2_input``; its package is imported only then).
 
     Raises:
         OSError: an input cannot be opened (receivers opened so far are closed again).
@@ -353,12 +361,18 @@ def start_receivers(
     """
     keys = keys or {}
     groups: dict[tuple[str, str, str], list[tuple[str, object]]] = {}
+    ros2 = [(rid, c) for rid, c in configs if isinstance(c, Ros2StateInputConfig)]
+    if ros2:
+        from safetymon.robot.ros2_input import ros2_receiver_groups
+
+        ros2_receiver_groups(ros2)
     for robot_id, config in configs:
-        key = (
-            (config.endpoint, str(config.bind), config.topic)
-            if isinstance(config, ZmqStateInputConfig)
-            else (config.kind, config.port, "")
-        )
+        if isinstance(config, ZmqStateInputConfig):
+            key = (config.endpoint, str(config.bind), config.topic)
+        elif isinstance(config, SerialStateInputConfig):
+            key = (config.kind, config.port, "")
+        else:
+            key = (config.kind, robot_id, "")
         groups.setdefault(key, []).append((robot_id, config))
     receivers: list[_ReceiverThread] = []
     try:
@@ -373,6 +387,10 @@ def start_receivers(
                 receivers.append(ZmqStateReceiver(
                     store, first, ids, curve_server_key=key_bytes, bind_check=bind_check
                 ))  # fmt: skip
+            elif isinstance(first, Ros2StateInputConfig):
+                from safetymon.robot.ros2_input import Ros2StateReceiver
+
+                receivers.append(Ros2StateReceiver(store, first, ids[0]))
             else:
                 assert isinstance(first, SerialStateInputConfig)
                 receivers.append(SerialStateReceiver(store, first, ids, hmac_key=key_bytes))
@@ -385,11 +403,13 @@ def start_receivers(
     return receivers
 
 
-def key_file_of(config: ZmqStateInputConfig | SerialStateInputConfig) -> str | None:
-    """The input's configured key file (CURVE server key or HMAC key), or None."""
+def key_file_of(config: StateInput) -> str | None:
+    """The input's configured key file (CURVE server key or HMAC key), or None (ros2)."""
     if isinstance(config, ZmqStateInputConfig):
         return config.curve_server_key_file
-    return config.hmac_key_file
+    if isinstance(config, SerialStateInputConfig):
+        return config.hmac_key_file
+    return None
 
 
 def _shared_key_file(members: list[tuple[str, object]]) -> str | None:

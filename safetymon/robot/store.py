@@ -11,9 +11,11 @@ Clock (per robot, ``state_input.clock``):
   for ordering and for velocity differencing; "too old" and "from the future" cannot be
   judged across two clocks and are not checked.
 - ``shared_monotonic``: the sender stamps ``capture_time_s`` with this host's
-  CLOCK_MONOTONIC (``time.monotonic()``, same machine). The state's time is its capture
-  time, so latency counts; a message older than ``max_state_age_s`` on arrival is rejected
-  as ``too_old``, one more than ``future_tolerance_s`` ahead as ``from_future``.
+  CLOCK_MONOTONIC (``time.monotonic()``, same machine); a ``ros2`` input's
+  ``shared_realtime`` is the same once its receiver has moved the stamps to this clock.
+  The state's time is its capture time, so latency counts; a message older than
+  ``max_state_age_s`` on arrival is rejected as ``too_old``, one more than
+  ``future_tolerance_s`` ahead as ``from_future``.
 
 Sessions: a sender that names its ``session`` (one id per run of the sender) may restart its
 ``sequence`` and ``capture_time_s`` with a new session. The first message of a new session
@@ -90,6 +92,7 @@ class Rejection(str, Enum):
     FROM_FUTURE = "from_future"  # shared_monotonic: capture time ahead of arrival
     GEOMETRY = "geometry"  # does not fit the configured geometry (joint count, limits, ...)
     UNAUTHENTICATED = "unauthenticated"  # an authenticated input: no valid HMAC tag, CURVE
+    JOINT_NAMES = "joint_names"  # ros2: joint names do not match the configured joints
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,24 @@ class RobotStateStore:
         """The configured robot ids."""
         return tuple(self._robots)
 
+    def robot_config(self, robot_id: str) -> RobotConfig:
+        """The robot's configuration.
+
+        Raises:
+            KeyError: ``robot_id`` is not configured.
+        """
+        return self._robots[robot_id].config
+
+    def joint_names(self, robot_id: str) -> tuple[str, ...] | None:
+        """The robot's joint names in message order (URDF names; DH "1".."n"), or None for
+        capsules geometry.
+
+        Raises:
+            KeyError: ``robot_id`` is not configured.
+        """
+        chain = self._robots[robot_id].model.chain
+        return None if chain is None else tuple(getattr(chain, "names", ()))
+
     def submit(
         self, raw: bytes | str, arrival_s: float, source_robots: Iterable[str] | None = None
     ) -> SubmitResult:
@@ -223,7 +244,7 @@ class RobotStateStore:
             if problem is not None:
                 return self._reject_locked(robot_id, *problem)
             self._accept_locked(state, message, capsules, arrival_s)
-            shared = state.config.state_input.clock == "shared_monotonic"
+            shared = state.config.state_input.clock != "receiver"
             state.state_time_s = message.capture_time_s if shared else arrival_s
             return SubmitResult(True, robot_id)
 
@@ -247,7 +268,7 @@ class RobotStateStore:
         elif (order := cls._order_problem(state, message.sequence, message.capture_time_s)):
             return Rejection.OUT_OF_ORDER, order
         state_input = state.config.state_input
-        if state_input.clock != "shared_monotonic":
+        if state_input.clock == "receiver":
             return None
         lag = arrival_s - message.capture_time_s
         limit = state.config.max_state_age_s

@@ -1,0 +1,153 @@
+"""The ROS 2 message types the ``ros2`` state input reads, as Cyclone DDS IDL types.
+
+ROS 2 (rosidl) maps ``pkg/msg/Type`` to the DDS type ``pkg::msg::dds_::Type_`` and topic
+``/name`` to DDS topic ``rt/name``; the wire form is plain CDR (XCDR1), fields in the order
+of the ``.msg`` files (checked in tests against the ``rosbags`` encoder):
+
+- ``builtin_interfaces/Time``: int32 sec, uint32 nanosec
+- ``std_msgs/Header``: Time stamp, string frame_id
+- ``sensor_msgs/JointState``: Header header, string[] name, float64[] position,
+  float64[] velocity, float64[] effort (rad or m, rad/s or m/s, N·m or N)
+- ``geometry_msgs/Point`` / ``Vector3``: float64 x, y, z; ``Quaternion``: float64 x, y, z, w
+- ``geometry_msgs/Pose``: Point position, Quaternion orientation;
+  ``PoseWithCovariance``: Pose pose, float64[36] covariance;
+  ``Twist``: Vector3 linear, Vector3 angular; ``TwistWithCovariance``: Twist twist,
+  float64[36] covariance; ``PoseStamped``: Header header, Pose pose
+- ``nav_msgs/Odometry``: Header header, string child_frame_id, PoseWithCovariance pose (in
+  header.frame_id), TwistWithCovariance twist (in child_frame_id)
+
+Importing this module needs the ``cyclonedds`` package (``pip install safetymon[ros2]``).
+"""
+
+# no ``from __future__ import annotations``: cyclonedds.idl resolves the field types at runtime
+from dataclasses import dataclass, field
+
+import cyclonedds.idl.annotations as annotate
+from cyclonedds.idl import IdlStruct
+from cyclonedds.idl.types import array, float64, int32, sequence, uint32
+
+# ruff: noqa: N801 (the DDS type names of ROS 2 end in an underscore)
+
+
+@dataclass
+@annotate.final
+class Time_(IdlStruct, typename="builtin_interfaces::msg::dds_::Time_"):
+    """A time stamp: seconds and nanoseconds (0..999 999 999) of the sender's clock."""
+
+    sec: int32 = 0
+    nanosec: uint32 = 0
+
+
+@dataclass
+@annotate.final
+class Header_(IdlStruct, typename="std_msgs::msg::dds_::Header_"):
+    """When the data was measured and in which frame it is given."""
+
+    stamp: Time_ = field(default_factory=Time_)
+    frame_id: str = ""
+
+
+@dataclass
+@annotate.final
+class JointState_(IdlStruct, typename="sensor_msgs::msg::dds_::JointState_"):
+    """Joint positions (rad or m), velocities (rad/s or m/s), efforts; by joint name."""
+
+    header: Header_ = field(default_factory=Header_)
+    name: sequence[str] = field(default_factory=list)
+    position: sequence[float64] = field(default_factory=list)
+    velocity: sequence[float64] = field(default_factory=list)
+    effort: sequence[float64] = field(default_factory=list)
+
+
+@dataclass
+@annotate.final
+class Point_(IdlStruct, typename="geometry_msgs::msg::dds_::Point_"):
+    """A position, metres."""
+
+    x: float64 = 0.0
+    y: float64 = 0.0
+    z: float64 = 0.0
+
+
+@dataclass
+@annotate.final
+class Quaternion_(IdlStruct, typename="geometry_msgs::msg::dds_::Quaternion_"):
+    """An orientation as a unit quaternion (x, y, z, w)."""
+
+    x: float64 = 0.0
+    y: float64 = 0.0
+    z: float64 = 0.0
+    w: float64 = 1.0
+
+
+@dataclass
+@annotate.final
+class Pose_(IdlStruct, typename="geometry_msgs::msg::dds_::Pose_"):
+    """Position (m) and orientation of a frame."""
+
+    position: Point_ = field(default_factory=Point_)
+    orientation: Quaternion_ = field(default_factory=Quaternion_)
+
+
+@dataclass
+@annotate.final
+class PoseWithCovariance_(IdlStruct, typename="geometry_msgs::msg::dds_::PoseWithCovariance_"):
+    """A pose and its 6x6 covariance (row-major, x y z roll pitch yaw)."""
+
+    pose: Pose_ = field(default_factory=Pose_)
+    covariance: array[float64, 36] = field(default_factory=lambda: [0.0] * 36)
+
+
+@dataclass
+@annotate.final
+class Vector3_(IdlStruct, typename="geometry_msgs::msg::dds_::Vector3_"):
+    """A vector (m/s or rad/s in a twist)."""
+
+    x: float64 = 0.0
+    y: float64 = 0.0
+    z: float64 = 0.0
+
+
+@dataclass
+@annotate.final
+class Twist_(IdlStruct, typename="geometry_msgs::msg::dds_::Twist_"):
+    """Linear (m/s) and angular (rad/s) velocity."""
+
+    linear: Vector3_ = field(default_factory=Vector3_)
+    angular: Vector3_ = field(default_factory=Vector3_)
+
+
+@dataclass
+@annotate.final
+class TwistWithCovariance_(
+    IdlStruct, typename="geometry_msgs::msg::dds_::TwistWithCovariance_"
+):
+    """A twist and its 6x6 covariance."""
+
+    twist: Twist_ = field(default_factory=Twist_)
+    covariance: array[float64, 36] = field(default_factory=lambda: [0.0] * 36)
+
+
+@dataclass
+@annotate.final
+class Odometry_(IdlStruct, typename="nav_msgs::msg::dds_::Odometry_"):
+    """Base pose in ``header.frame_id`` and its twist in ``child_frame_id`` (the base)."""
+
+    header: Header_ = field(default_factory=Header_)
+    child_frame_id: str = ""
+    pose: PoseWithCovariance_ = field(default_factory=PoseWithCovariance_)
+    twist: TwistWithCovariance_ = field(default_factory=TwistWithCovariance_)
+
+
+@dataclass
+@annotate.final
+class PoseStamped_(IdlStruct, typename="geometry_msgs::msg::dds_::PoseStamped_"):
+    """A pose in ``header.frame_id`` at ``header.stamp``."""
+
+    header: Header_ = field(default_factory=Header_)
+    pose: Pose_ = field(default_factory=Pose_)
+
+
+def dds_topic(ros_topic: str) -> str:
+    """ROS 2 topic ``/name`` (or ``name``) → DDS topic ``rt/name``."""
+    return "rt/" + ros_topic.lstrip("/")
