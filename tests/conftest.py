@@ -28,3 +28,19 @@ def require_optional(available: bool, what: str) -> None:
     if os.environ.get("SAFETYMON_REQUIRE_OPTIONAL") == "1":
         pytest.fail(f"{what} is required (SAFETYMON_REQUIRE_OPTIONAL=1) but not available")
     pytest.skip(f"{what} is not available here")
+
+
+def with_published_robots(site: Path, folder: Path) -> Path:
+    """A copy of the example ``site`` in ``folder`` with ``robots/`` beside it holding the
+    published URDFs of ../shared/data/robots (links, by file name): the example sites name
+    ``robots/<file>.urdf``, which this project does not ship."""
+    folder.mkdir(parents=True, exist_ok=True)
+    robots = folder / "robots"
+    robots.mkdir(exist_ok=True)
+    for urdf in (SHARED_DATA / "robots").rglob("*.urdf"):
+        link = robots / urdf.name
+        if not link.exists():
+            link.symlink_to(urdf)
+    copy = folder / site.name
+    copy.write_text(site.read_text())
+    return copy

@@ -10,7 +10,13 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-NAMES = ("demo-cell.yaml", "service-counter.yaml", "warehouse-aisle.yaml")
+NAMES = (
+    "demo-cell.yaml",
+    "service-counter.yaml",
+    "warehouse-aisle.yaml",
+    "ur5e-cell.yaml",
+    "humanoid-counter.yaml",
+)
 """The example site files."""
 MODELS_MANIFEST = "models-manifest.yaml"
 """The model manifest template (no models listed; ``models/manifest.yaml`` once copied)."""

@@ -94,7 +94,8 @@ def test_zones_examples_copies_the_sites_out(installed: Path, tmp_path: Path) ->
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     copied = sorted(p.name for p in (tmp_path / "sites").iterdir())
-    assert copied == ["demo-cell.yaml", "models", "service-counter.yaml", "warehouse-aisle.yaml"]
+    assert copied == ["demo-cell.yaml", "humanoid-counter.yaml", "models",
+                      "service-counter.yaml", "ur5e-cell.yaml", "warehouse-aisle.yaml"]
     manifest = tmp_path / "sites" / "models" / "manifest.yaml"
     assert manifest.read_text() == (REPO / "models" / "manifest.yaml").read_text()
     assert (tmp_path / "sites" / "demo-cell.yaml").read_text() == (

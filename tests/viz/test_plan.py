@@ -21,6 +21,7 @@ from safetymon.viz.colours import (
 from safetymon.viz.plan import PlanRenderer, draw_tracks, render_plan, save_plan
 from safetymon.viz.reach import robot_reach
 from safetymon.viz.scene import camera_marks
+from tests.conftest import with_published_robots
 from tests.perception.test_calibration_synthetic import cell_camera
 from tests.viz.helpers import REPO, calibrated_site
 
@@ -85,7 +86,11 @@ def test_plan_is_to_scale_with_zone_colours_where_the_zones_are(site: Path) -> N
 
 
 @pytest.mark.parametrize("site", SITES, ids=lambda p: p.stem)
-def test_full_plan_renders_and_the_extent_covers_zones_and_robots(site: Path) -> None:
+def test_full_plan_renders_and_the_extent_covers_zones_and_robots(
+    site: Path, tmp_path: Path
+) -> None:
+    if "kind: urdf" in site.read_text():  # the URDF examples name robots/<file>.urdf
+        site = with_published_robots(site, tmp_path)
     config = load_site_config(site)
     plan = render_plan(config, site.parent)
     assert plan.image.shape == (900, 1200, 3)
