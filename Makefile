@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_tracking.py
 	$(PY) benchmarks/bench_rtsp.py
 	$(PY) benchmarks/bench_humanoid.py
+	$(PY) benchmarks/bench_robot_inputs.py
 	$(PY) benchmarks/bench_evidence.py
 	$(PY) benchmarks/bench_robot.py
 	$(PY) benchmarks/bench_render.py
