@@ -51,11 +51,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.set_defaults(func=run_export)
 
     report = subparsers.add_parser("report", help="write the HTML verification report")
-    report.add_argument("--db", required=True, help="evidence database (SQLite)")
+    report.add_argument(
+        "--db", required=True, help="evidence database (SQLite); with --plan also postgresql://..."
+    )
+    report.add_argument(
+        "--store", metavar="ID", help="with --plan and --db postgresql://...: only this store"
+    )
     report.add_argument("--out", required=True, help="output HTML file")
     report.add_argument("--since", help="UTC time (ISO 8601), inclusive")
     report.add_argument("--until", help="UTC time (ISO 8601), exclusive")
     report.add_argument("--expect-head", metavar="HASH", help="anchored head hash to check")
+    report.add_argument(
+        "--plan",
+        metavar="PLAN.yaml",
+        help="verification plan: report each criterion's measured value and pass/fail",
+    )
+    report.add_argument(
+        "--csv", metavar="FILE", help="with --plan: the figures as CSV (default: OUT.csv)"
+    )
+    report.add_argument(
+        "--json", metavar="FILE", help="with --plan: the figures as JSON (default: OUT.json)"
+    )
     report.set_defaults(func=run_report)
 
 
@@ -135,6 +151,13 @@ def run_report(args: argparse.Namespace) -> int:
     """Write the report; 0 when written and the chain verified, 1 otherwise."""
     from safetymon.evidence.report import write_report
 
+    if args.plan is not None:
+        from safetymon.cli.plan_report_cmd import run_plan_report
+
+        return run_plan_report(args)
+    if args.csv is not None or args.json is not None or args.store is not None:
+        print("error: --csv, --json and --store need --plan", file=sys.stderr)
+        return 2
     try:
         result = write_report(
             args.db,

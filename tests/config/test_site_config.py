@@ -12,7 +12,9 @@ from safetymon.config.loader import ConfigError, config_hash, load_site_config, 
 from safetymon.config.site import SiteConfig
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = sorted((REPO / "zones").glob("*.yaml"))
+EXAMPLES = sorted(  # site files; zones/ also holds the example verification plan
+    p for p in (REPO / "zones").glob("*.yaml") if p.name != "verification-plan.yaml"
+)
 
 BASE = {
     "site": "demo-cell",

@@ -42,6 +42,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (wheel,) = (root / "dist").glob("safetymon-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     for needed in ("safetymon/examples/demo-cell.yaml", "safetymon/examples/models-manifest.yaml",
+                   "safetymon/examples/verification-plan.yaml",
                    "safetymon/web/static/index.html", "safetymon/py.typed"):  # fmt: skip
         assert needed in names, needed
     venv = root / "venv"

@@ -1,0 +1,204 @@
+"""Evidence records → the facts the criteria are computed on (pure: no I/O).
+
+One pass over a store's records in ``seq`` order gives its *runs* (``run_start`` to
+``run_stop``, or to the run's last record when the monitor died without one; each with the
+site, robot ids and protective zone ids of its configuration) and its *episodes*, each tied
+to the run it happened in (and so to a site). Times: UTC epoch seconds; durations seconds;
+distances metres.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from safetymon.evidence.reader import StoredRecord
+from safetymon.evidence.records import EPISODE, RUN_START, RUN_STOP, parse_utc
+
+UNKNOWN_SITE = "(no run_start)"
+"""Site of episodes recorded before any ``run_start`` record of their store."""
+
+
+@dataclass(frozen=True)
+class RunFact:
+    """One monitor run of a store."""
+
+    store_id: str
+    run_id: str
+    site: str
+    robots: tuple[str, ...]
+    protective_zones: frozenset[str]
+    start_s: float
+    end_s: float
+    start_seq: int
+    end_seq: int
+    start_utc: str
+    end_utc: str
+    stopped: bool
+    """True when a ``run_stop`` record ended it (False: the monitor died)."""
+
+
+@dataclass(frozen=True)
+class EpisodeFact:
+    """One episode record, with where it sits in the chain and in which run."""
+
+    store_id: str
+    seq: int
+    hash: str
+    time_utc: str
+    site: str
+    run_id: str | None
+    episode_id: str
+    continues: bool
+    """A continuation of a long episode split at ``max_episode_s`` (not a new event)."""
+    kind: str
+    category: str
+    start_utc: str
+    start_s: float
+    duration_s: float
+    reasons: frozenset[str]
+    zones: frozenset[str]
+    robot_ids: tuple[str, ...]
+    closest_robot_id: str | None
+    min_distance_m: float | None
+    protective_separation_m: float | None
+    reaction_latency_s: float | None
+    snapshots: tuple[dict[str, Any], ...]
+    protective_zone: bool
+    """A person was in a protective zone (reason PROTECTIVE_ZONE or a zone of that type)."""
+
+    @property
+    def is_stop(self) -> bool:
+        """The decision reached STOP during the episode."""
+        return self.kind == "stop"
+
+
+@dataclass
+class StoreFacts:
+    """Runs and episodes of one store."""
+
+    store_id: str
+    runs: list[RunFact] = field(default_factory=list)
+    episodes: list[EpisodeFact] = field(default_factory=list)
+
+
+def epoch_s(text: str) -> float:
+    """A UTC time string as epoch seconds."""
+    return parse_utc(text).timestamp()
+
+
+@dataclass
+class _OpenRun:
+    run_id: str
+    site: str
+    robots: tuple[str, ...]
+    protective: frozenset[str]
+    start_s: float
+    start_seq: int
+    start_utc: str
+    last_s: float
+    last_seq: int
+    last_utc: str
+
+
+def _run_of(payload: dict[str, Any], rec: StoredRecord, now: float) -> _OpenRun:
+    config = payload.get("config") or {}
+    robots = tuple(str(r.get("id")) for r in config.get("robots") or [] if isinstance(r, dict))
+    protective = frozenset(
+        str(z.get("id"))
+        for z in config.get("zones") or []
+        if isinstance(z, dict) and z.get("type") == "protective"
+    )
+    return _OpenRun(
+        str(payload.get("run_id", "?")),
+        str(payload.get("site", "?")),
+        robots,
+        protective,
+        now,
+        rec.seq,
+        rec.time_utc,
+        now,
+        rec.seq,
+        rec.time_utc,
+    )
+
+
+def _close(store_id: str, run: _OpenRun, stopped: bool) -> RunFact:
+    return RunFact(
+        store_id,
+        run.run_id,
+        run.site,
+        run.robots,
+        run.protective,
+        run.start_s,
+        max(run.start_s, run.last_s),
+        run.start_seq,
+        run.last_seq,
+        run.start_utc,
+        run.last_utc,
+        stopped,
+    )
+
+
+def _number(payload: dict[str, Any], key: str) -> float | None:
+    value = payload.get(key)
+    return None if value is None else float(value)
+
+
+def _episode(
+    store_id: str, rec: StoredRecord, payload: dict[str, Any], run: _OpenRun | None
+) -> EpisodeFact:
+    zones = frozenset(str(z) for z in payload.get("zones") or [])
+    reasons = frozenset(str(r) for r in payload.get("reasons") or [])
+    protective = "PROTECTIVE_ZONE" in reasons or bool(run and zones & run.protective)
+    start_utc = str(payload.get("start_utc") or rec.time_utc)
+    closest = payload.get("closest_robot_id")
+    return EpisodeFact(
+        store_id=store_id,
+        seq=rec.seq,
+        hash=rec.hash,
+        time_utc=rec.time_utc,
+        site=run.site if run else UNKNOWN_SITE,
+        run_id=run.run_id if run else None,
+        episode_id=str(payload.get("episode_id", "")),
+        continues=payload.get("continues_episode_id") is not None,
+        kind=str(payload.get("kind", "")),
+        category=str(payload.get("category", "")),
+        start_utc=start_utc,
+        start_s=epoch_s(start_utc),
+        duration_s=float(payload.get("duration_s") or 0.0),
+        reasons=reasons,
+        zones=zones,
+        robot_ids=tuple(str(r) for r in payload.get("robot_ids") or []),
+        closest_robot_id=None if closest is None else str(closest),
+        min_distance_m=_number(payload, "min_distance_m"),
+        protective_separation_m=_number(payload, "protective_separation_m"),
+        reaction_latency_s=_number(payload, "reaction_latency_s"),
+        snapshots=tuple(s for s in payload.get("snapshots") or [] if isinstance(s, dict)),
+        protective_zone=protective,
+    )
+
+
+def store_facts(store_id: str, records: Iterable[StoredRecord]) -> StoreFacts:
+    """Runs and episodes of one store from its records (``seq`` order)."""
+    facts = StoreFacts(store_id)
+    run: _OpenRun | None = None
+    for rec in records:
+        now = epoch_s(rec.time_utc)
+        if rec.kind == RUN_START:
+            if run is not None:
+                facts.runs.append(_close(store_id, run, stopped=False))
+            run = _run_of(json.loads(rec.body)["payload"], rec, now)
+            continue
+        if run is not None:
+            run.last_s, run.last_seq, run.last_utc = now, rec.seq, rec.time_utc
+        if rec.kind == EPISODE:
+            facts.episodes.append(_episode(store_id, rec, json.loads(rec.body)["payload"], run))
+        elif rec.kind == RUN_STOP and run is not None:
+            facts.runs.append(_close(store_id, run, stopped=True))
+            run = None
+    if run is not None:
+        facts.runs.append(_close(store_id, run, stopped=False))
+    return facts
