@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_humanoid.py
 	$(PY) benchmarks/bench_robot_inputs.py
 	$(PY) benchmarks/bench_evidence.py
+	$(PY) benchmarks/bench_fleet.py
 	$(PY) benchmarks/bench_robot.py
 	$(PY) benchmarks/bench_render.py
 	$(PY) benchmarks/bench_plan.py

@@ -41,7 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify.set_defaults(func=run_verify)
 
     export = subparsers.add_parser("export", help="export evidence records (csv, jsonl, parquet)")
-    export.add_argument("--db", required=True, help="evidence database (SQLite)")
+    export.add_argument(
+        "--db", required=True, help="evidence database (SQLite), or postgresql://... (the centre)"
+    )
+    export.add_argument(
+        "--store", metavar="ID", help="with --db postgresql://...: the store to export"
+    )
     export.add_argument("--since", help="UTC time (ISO 8601), inclusive")
     export.add_argument("--until", help="UTC time (ISO 8601), exclusive")
     export.add_argument("--kind", action="append", help="only this record kind (repeatable)")
@@ -127,6 +132,10 @@ def run_export(args: argparse.Namespace) -> int:
     """Export the records; 0 on success."""
     from safetymon.evidence.export import ExportError, export_records
 
+    if args.db.startswith(("postgresql://", "postgres://")):
+        from safetymon.cli.fleet_cmd import run_export_centre
+
+        return run_export_centre(args)
     try:
         summary = export_records(
             args.db,

@@ -1,4 +1,4 @@
-"""`safetymon evidence ship|keygen` and `safetymon verify --db postgresql://...`.
+"""`safetymon evidence ship|keygen` and `safetymon verify|export --db postgresql://...`.
 
 Exit codes: 0 ok; 1 the centre refused the store (divergence, wrong key or signature), the
 centre was unreachable or the connection was lost, or central verification failed; 2
@@ -149,6 +149,63 @@ def run_verify_centre(args: argparse.Namespace) -> int:
         print(result.summary(), file=sys.stderr if not result.ok else sys.stdout)
     print(f"{describe(args.db)}: {len(results) - len(failed)} of {len(results)} stores OK")
     return 1 if failed else 0
+
+
+def run_export_centre(args: argparse.Namespace) -> int:
+    """`safetymon export --db postgresql://... [--store ID] ...`: one store of the central
+    copy through the cell's own export writers; 0 on success, 1 when the centre cannot be
+    read or the output written, 2 for bad arguments or an unknown or ambiguous store."""
+    import psycopg
+
+    from safetymon.cli.evidence_cmd import _BadArgumentError, _utc
+    from safetymon.evidence.export import ExportError, with_progress, write_records
+    from safetymon.fleet.centre.records import count_central, iter_central, store_ids
+    from safetymon.fleet.connect import CentreConnectionError, connect, describe
+    from safetymon.fleet.schema import SCHEMA_VERSION, applied_versions
+
+    try:
+        since, until = _utc("--since", args.since), _utc("--until", args.until)
+    except _BadArgumentError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        conn = connect(args.db)
+    except CentreConnectionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    where = describe(args.db)
+    try:
+        if SCHEMA_VERSION not in applied_versions(conn):
+            print(f"error: {where} holds no safetymon fleet schema", file=sys.stderr)
+            return 2
+        stores = store_ids(conn)
+        store = getattr(args, "store", None)
+        if store is None and len(stores) == 1:
+            store = stores[0]
+        if store is None or store not in stores:
+            held = ", ".join(stores) or "none"
+            why = (
+                f"no such store {store!r}" if store is not None
+                else "name the store to export with --store ID (one store per file)"
+            )  # fmt: skip
+            print(f"error: {where}: {why}; stores held: {held}", file=sys.stderr)
+            return 2
+        total = count_central(conn, store, since=since, until=until, kinds=args.kind)
+        records = iter_central(conn, store, since=since, until=until, kinds=args.kind)
+        summary = write_records(
+            with_progress(records, total, not args.no_progress), args.out, args.format
+        )
+    except ExportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except psycopg.Error as error:
+        print(f"error: centre {where}: {str(error).strip()}", file=sys.stderr)
+        return 1
+    finally:
+        conn.close()
+    print(f"wrote {summary.rows} records of store {store} from {where} to {summary.path} "
+          f"({summary.format})")  # fmt: skip
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,11 +3,65 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import Field, field_validator
 
 from safetymon.config.base import StrictModel
 from safetymon.signals.reasons import Reason
+
+
+class EvidenceShipConfig(StrictModel):
+    """Continuous shipping of the store to a central PostgreSQL while the monitor runs.
+
+    Connection details the URL leaves out come from the standard libpq ``PG*`` environment
+    variables (``PGHOST``, ``PGPORT``, ``PGUSER``, ``PGPASSWORD``, ``PGSSLMODE``, ...) or
+    ``~/.pgpass`` of the monitor's account; a password in the URL is refused. Shipping is
+    not a safety function: a slow, absent or refusing centre never changes the decision.
+    """
+
+    to: str = Field(
+        description=(
+            "The centre: postgresql://[user@]host[:port]/database, without a password "
+            "(use PGPASSWORD, PGPASSFILE or ~/.pgpass)."
+        ),
+    )
+    interval_s: float = Field(
+        10.0, gt=0.0, le=86_400.0,
+        description="Seconds between shipping runs (and between retries after a failure).",
+    )  # fmt: skip
+    batch_rows: int = Field(
+        500, ge=1, le=100_000, description="Records per batch (one centre transaction each)."
+    )
+    connect_timeout_s: float = Field(
+        10.0, ge=1.0, le=600.0, description="Seconds to wait for a connection to the centre."
+    )
+    full_audit_interval_s: float = Field(
+        3600.0, gt=0.0,
+        description=(
+            "Seconds between full audits of the shipped prefix (every local record the "
+            "centre holds re-verified and compared); in between, each run checks only that "
+            "the local record at the centre's head still has the accepted hash. A full "
+            "audit also runs at start and after every reconnection."
+        ),
+    )  # fmt: skip
+
+    @field_validator("to")
+    @classmethod
+    def _postgres_without_password(cls, url: str) -> str:
+        if not url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL")
+        try:
+            parts = urlsplit(url)
+            has_password = parts.password is not None
+        except ValueError as error:
+            raise ValueError(f"cannot parse the URL: {error}") from None
+        if has_password or "password" in parse_qs(parts.query):
+            raise ValueError(
+                "a password in the URL is refused (site files are copied and shown); use "
+                "PGPASSWORD, PGPASSFILE or ~/.pgpass of the monitor's account"
+            )
+        return url
 
 
 class EvidenceConfig(StrictModel):
@@ -66,6 +120,13 @@ class EvidenceConfig(StrictModel):
         ge=1,
         le=1_000_000,
         description="Records waiting for the writer thread; a full queue is a store fault.",
+    )
+    ship: EvidenceShipConfig | None = Field(
+        None,
+        description=(
+            "Ship the store to a central PostgreSQL while the monitor runs (off the decision "
+            "path; a failing centre never stops the robot). Off when absent."
+        ),
     )
 
     @field_validator("ignore_reasons")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import reprlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,16 @@ M = TypeVar("M", bound=BaseModel)
 _SHORT_REPR = reprlib.Repr()
 _SHORT_REPR.maxlevel, _SHORT_REPR.maxlist, _SHORT_REPR.maxdict = 4, 8, 8
 _SHORT_REPR.maxstring, _SHORT_REPR.maxother, _SHORT_REPR.maxlong = 120, 120, 60
+_URL_PASSWORD = re.compile(r"(://[^:/@\s'\"]*:)[^@\s'\"]*@|(password=)[^&\s'\"]*")
+"""A password inside a URL (``scheme://user:PASSWORD@`` or ``?password=...``)."""
+
+
+def redact_passwords(text: str) -> str:
+    """``text`` with any URL password replaced by ``***`` (error messages are shown and logged)."""
+    def hide(match: re.Match[str]) -> str:
+        return f"{match.group(1)}***@" if match.group(1) else f"{match.group(2)}***"
+
+    return _URL_PASSWORD.sub(hide, text)
 
 
 @dataclass(frozen=True)
@@ -35,7 +46,7 @@ class ConfigIssue:
             shown = _SHORT_REPR.repr(self.value)  # bounded: a value may be a huge structure
             if len(shown) > 200:
                 shown = shown[:197] + "..."
-            text += f" (value: {shown})"
+            text += f" (value: {redact_passwords(shown)})"
         return text
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -123,6 +123,19 @@ def flatten(record: StoredRecord) -> list[Any]:
     return row
 
 
+def with_progress(
+    records: Iterable[StoredRecord], total: int, progress: bool
+) -> Iterator[StoredRecord]:
+    """``records`` passed through, with a progress bar of ``total`` on stderr if wanted."""
+    bar = tqdm(total=total, unit="rec", disable=not progress, desc="export", mininterval=0.5)
+    with bar:
+        for number, record in enumerate(records, 1):
+            yield record
+            if number % 1000 == 0:
+                bar.update(1000)
+        bar.update(bar.total - bar.n if bar.total else 0)
+
+
 def _records(
     db_path: Path,
     since: str | None,
@@ -133,15 +146,9 @@ def _records(
     conn = open_readonly(db_path)
     try:
         total = count_records(conn, since=since, until=until, kinds=kinds)
-        bar = tqdm(total=total, unit="rec", disable=not progress, desc="export", mininterval=0.5)
-        with bar:
-            for number, record in enumerate(
-                iter_records(conn, since=since, until=until, kinds=kinds), 1
-            ):
-                yield record
-                if number % 1000 == 0:
-                    bar.update(1000)
-            bar.update(bar.total - bar.n if bar.total else 0)
+        yield from with_progress(
+            iter_records(conn, since=since, until=until, kinds=kinds), total, progress
+        )
     finally:
         conn.close()
 
@@ -163,9 +170,19 @@ def export_records(
     """
     if fmt not in FORMATS:
         raise ExportError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
+    records = _records(Path(db_path), since, until, kinds, progress)
+    return write_records(records, out, fmt, batch_rows=batch_rows)
+
+
+def write_records(
+    records: Iterator[StoredRecord], out: str | Path, fmt: Format, *, batch_rows: int = 10_000
+) -> ExportSummary:
+    """Write ``records`` (from any source: a cell's store, the central copy) to ``out`` in
+    format ``fmt``, through ``out`` + ``.partial`` renamed when complete."""
+    if fmt not in FORMATS:
+        raise ExportError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
     out = Path(out)
     partial = out.with_name(out.name + ".partial")
-    records = _records(Path(db_path), since, until, kinds, progress)
     try:
         if fmt == "jsonl":
             rows = _write_jsonl(records, partial)

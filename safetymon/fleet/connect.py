@@ -51,8 +51,14 @@ def check_url(url: str) -> None:
         )
 
 
-def connect(url: str, *, connect_timeout_s: float = 10.0) -> psycopg.Connection:
-    """An autocommit connection to the centre (each ingest step opens its own transaction)."""
+def connect(
+    url: str, *, connect_timeout_s: float = 10.0, **params: str | int
+) -> psycopg.Connection:
+    """An autocommit connection to the centre (each ingest step opens its own transaction).
+
+    ``params``: more libpq connection parameters (e.g. ``keepalives_idle``,
+    ``tcp_user_timeout`` in milliseconds, ``options``).
+    """
     check_url(url)
     try:
         return psycopg.connect(
@@ -60,6 +66,7 @@ def connect(url: str, *, connect_timeout_s: float = 10.0) -> psycopg.Connection:
             autocommit=True,
             connect_timeout=max(1, round(connect_timeout_s)),
             application_name="safetymon",
+            **params,
         )
     except psycopg.Error as error:
         raise CentreConnectionError(

@@ -134,6 +134,15 @@ def audit_prefix(conn: sqlite3.Connection, centre: Centre, state: StoreState) ->
     return Refusal(state.store_id, first.seq, first.reason, first.detail)
 
 
+def head_still_held(conn: sqlite3.Connection, state: StoreState) -> bool:
+    """Cheap check: the local record at the centre's head still has the accepted hash (a
+    full ``audit_prefix`` re-verifies every record up to it)."""
+    if state.head_seq == 0:
+        return True
+    row = conn.execute("SELECT hash FROM records WHERE seq = ?", (state.head_seq,)).fetchone()
+    return row is not None and str(row[0]) == state.head_hash
+
+
 def _batches(
     conn: sqlite3.Connection, start: int, batch_rows: int
 ) -> Iterator[list[ShippedRecord]]:
@@ -156,8 +165,13 @@ def ship_store(
     *,
     batch_rows: int = 500,
     on_batch: Callable[[Accepted], None] | None = None,
+    full_audit: bool = True,
 ) -> ShipReport:
-    """Ship every record the centre does not hold yet; raises ShipError or RefusedError."""
+    """Ship every record the centre does not hold yet; raises ShipError or RefusedError.
+
+    ``full_audit`` False (continuous shipping between full audits) re-verifies the held
+    prefix only when the local record at the centre's head no longer has the accepted hash.
+    """
     started = time.monotonic()
     db_path = Path(db_path)
     conn = open_readonly(db_path)
@@ -188,7 +202,7 @@ def ship_store(
                 f"(it accepted records up to #{state.head_seq} under that key): the key was "
                 "replaced",
             ))  # fmt: skip
-        if state is not None:
+        if state is not None and (full_audit or not head_still_held(conn, state)):
             refusal = _call(store_id, state.head_seq, lambda: audit_prefix(conn, centre, state))
             if refusal is not None:
                 raise centre.refuse(refusal)

@@ -9,7 +9,8 @@ the outputs, then the inputs.
 
 Threads: one capture thread and one detection worker per camera (`PerceptionHub`), one
 receiver per robot-state input, the decision loop (`DecisionLoop`), the publisher's
-heartbeat, the evidence writer and, when enabled, the metrics HTTP server. The decision
+heartbeat, the evidence writer and, when enabled, the metrics HTTP server and the evidence
+shipper (`evidence.ship`: to the central PostgreSQL, never a STOP cause). The decision
 loop reads the others' newest results under short locks and is never blocked by detection.
 """
 
@@ -35,6 +36,7 @@ from safetymon.geometry import kernels
 from safetymon.monitor.camera_pipeline import FrameResult
 from safetymon.monitor.decision_loop import CycleRecord, DecisionLoop
 from safetymon.monitor.evidence_hook import EvidenceRecorder
+from safetymon.monitor.evidence_shipper import EvidenceShipper
 from safetymon.monitor.input_keys import load_state_input_keys
 from safetymon.monitor.metrics import MonitorMetrics
 from safetymon.monitor.outputs import SignalOutputs
@@ -144,6 +146,7 @@ class Monitor:
         self.site_file: Path | None = None
         self.input_keys: dict[str, bytes] = {}  # robot-state input keys, by configured file
         self.supervisor: Supervisor | None = None  # restarts dead input threads (start())
+        self.shipper: EvidenceShipper | None = None  # evidence.ship: to the central PostgreSQL
         self.zone_changes = ZoneChanges(
             config,
             record=recorder.writer.record if recorder is not None else None,
@@ -263,6 +266,11 @@ class Monitor:
         )  # fmt: skip
         monitor.site_file = site_file
         monitor.input_keys = input_keys
+        if recorder is not None and config.evidence.ship is not None:
+            monitor.shipper = EvidenceShipper(
+                recorder.db_path, config.evidence.ship,
+                registry=metrics.registry if metrics is not None else None,
+            )  # fmt: skip
         if metrics is not None:
             try:
                 monitor.metrics_port = metrics.serve(
@@ -313,6 +321,8 @@ class Monitor:
         self.hub.start()
         self.supervisor = Supervisor(self._supervised())
         self.supervisor.start()
+        if self.shipper is not None:  # off the decision path; never a STOP cause
+            self.shipper.start()
 
     def _supervised(self) -> list[Supervised]:
         """The input threads the supervisor restarts when they die (``monitor.supervisor``)."""
@@ -370,6 +380,8 @@ class Monitor:
         except Exception as exc:
             log.warning("publishing the final STOP failed: %s", exc)
         self.close_outputs_and_evidence(reason=reason, clean=clean)
+        if self.shipper is not None:  # one last run ships the run_stop record (bounded)
+            self.shipper.stop()
         for receiver in self._receivers:
             try:
                 receiver.close()
