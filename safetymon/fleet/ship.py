@@ -228,6 +228,12 @@ def _call(store_id: str, acked: int, action: Callable[[], T]) -> T:
     centre holds the store."""
     try:
         return action()
+    except (psycopg.errors.DiskFull, psycopg.errors.OutOfMemory) as error:
+        raise ShipError(
+            f"store {store_id}: the centre is out of space ({str(error).strip()}); the batch "
+            f"was not stored, the centre holds records up to #{acked} as acknowledged; free "
+            "space there and run the shipper again to resume"
+        ) from None
     except psycopg.OperationalError as error:
         raise ShipError(
             f"store {store_id}: lost the centre connection ({str(error).strip()}); the centre "
