@@ -93,8 +93,9 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def robot_geometries(config: SiteConfig, site_file: Path) -> dict[str, str]:
-    """Build every robot's kinematics as the monitor will (a URDF is loaded and evaluated);
-    robot id → one line on its geometry. Raises ConfigError naming the robot's geometry."""
+    """Build every robot's kinematics as the monitor will (a URDF is loaded and evaluated)
+    and check a ``ros2`` input's DDS package is here; robot id → one line on its geometry.
+    Raises ConfigError naming the robot's geometry or input."""
     lines: dict[str, str] = {}
     issues: list[ConfigIssue] = []
     for index, robot in enumerate(config.robots):
@@ -104,6 +105,12 @@ def robot_geometries(config: SiteConfig, site_file: Path) -> dict[str, str]:
             issues.append(ConfigIssue(str(site_file), f"robots[{index}].geometry", str(error),
                                       None, False))  # fmt: skip
             continue
+        if robot.state_input.kind == "ros2":
+            from safetymon.robot.ros2_input import MISSING_PACKAGE, cyclonedds_available
+
+            if not cyclonedds_available():  # the monitor would refuse to start
+                issues.append(ConfigIssue(str(site_file), f"robots[{index}].state_input.kind",
+                                          MISSING_PACKAGE, "ros2", True))  # fmt: skip
         chain = model.chain
         if chain is None:
             lines[robot.id] = "geometry: link capsules sent in each state"

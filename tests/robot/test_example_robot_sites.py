@@ -4,6 +4,7 @@ examples name robots/<file>.urdf, which this project does not ship)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,3 +53,22 @@ def test_the_g1_example_covers_the_robot_head_to_soles(tmp_path: Path) -> None:
     assert (z - radius).min() <= -0.792 and (z + radius).max() >= 0.531
     head = chain.radius_m.size - 1  # the extra capsule is last: on the torso, at head height
     assert a[head, 2] > 0.3 and b[head, 2] + chain.radius_m[head] >= 0.531
+
+
+def test_config_check_refuses_a_ros2_input_without_cyclonedds(tmp_path: Path) -> None:
+    """Where the `cyclonedds` package cannot be imported the monitor refuses to start; config
+    check says so first, naming the input (a package on the path that fails to import stands
+    for a machine without it)."""
+    site = with_published_robots(REPO / "zones" / "ur5e-cell.yaml", tmp_path / "site")
+    broken = tmp_path / "broken" / "cyclonedds"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('cyclonedds is not installed')\n")
+    env = {**os.environ, "PYTHONPATH": f"{broken.parent}{os.pathsep}{REPO}"}
+    result = subprocess.run([sys.executable, "-m", "safetymon", "config", "check", str(site)],
+                            capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
+    assert result.returncode == 2, result.stdout
+    assert "robots[0].state_input.kind" in result.stderr
+    assert "needs the Python package 'cyclonedds'" in result.stderr
+    fine = subprocess.run([sys.executable, "-m", "safetymon", "config", "check", str(site)],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert fine.returncode == 0, fine.stderr
