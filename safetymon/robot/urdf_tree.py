@@ -17,7 +17,6 @@ joints do not move.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -156,22 +155,7 @@ class UrdfTree:
         self._axis = np.ascontiguousarray(np.array([j.axis for j in order]).reshape(-1, 3))
         self._kind = np.array([j.kind for j in order], dtype=np.int64)
 
-    @property
-    def links(self) -> list[str]:
-        """Every link reachable from the base, base first."""
-        return list(self.row)
-
     def poses_array(self, values: np.ndarray) -> np.ndarray:
         """(links, 4, 4) poses in `row` order from (joints,) values in `joint_index` order."""
         return tree_poses(self._parent, self._origin, self._axis, self._kind,
                           np.ascontiguousarray(values, dtype=np.float64))  # fmt: skip
-
-    def poses(self, values: Mapping[str, float]) -> dict[str, np.ndarray]:
-        """Link name → (4, 4) pose in the base link's frame; joints missing from ``values``
-        stand at 0."""
-        q = np.zeros(len(self.joint_index))
-        for name, value in values.items():
-            if name in self.joint_index:
-                q[self.joint_index[name]] = value
-        array = self.poses_array(q)
-        return {link: array[row] for link, row in self.row.items()}

@@ -101,6 +101,19 @@ class BaseTerms:
     unknown_speed_mps: np.ndarray
 
 
+def base_stopping(site: CompiledSite, speed_mps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(R,) base stopping time T_b (s) and distance S_b (m) at base speeds ``speed_mps``:
+    from the base deceleration, or the measured constants; 0 for robots without a base."""
+    decel = site.base_deceleration_mps2
+    has_decel = np.isfinite(decel)
+    safe = np.where(has_decel, decel, 1.0)
+    time_s = np.where(has_decel, speed_mps / safe, np.nan_to_num(site.base_stopping_time_s))
+    distance_m = np.where(
+        has_decel, speed_mps**2 / (2 * safe), np.nan_to_num(site.base_stopping_distance_m)
+    )
+    return time_s, distance_m
+
+
 def base_terms(site: CompiledSite, links: RobotLinks) -> BaseTerms:
     """Fall envelopes and base braking of the present dynamically stable robots."""
     robots = len(site.robots)
@@ -110,13 +123,7 @@ def base_terms(site: CompiledSite, links: RobotLinks) -> BaseTerms:
     known = np.all(np.isfinite(vel), axis=1)
     speed = np.where(known, np.linalg.norm(np.nan_to_num(vel), axis=1), site.max_base_speed_mps)
     speed = np.where(stable, speed, 0.0)
-    decel = site.base_deceleration_mps2
-    has_decel = np.isfinite(decel)
-    safe = np.where(has_decel, decel, 1.0)
-    stop_time = np.where(has_decel, speed / safe, np.nan_to_num(site.base_stopping_time_s))
-    stop_distance = np.where(
-        has_decel, speed**2 / (2 * safe), np.nan_to_num(site.base_stopping_distance_m)
-    )
+    stop_time, stop_distance = base_stopping(site, speed)
     stop_time = np.where(stable, stop_time, 0.0)
     stop_distance = np.where(stable, stop_distance, 0.0)
     rows = np.flatnonzero(stable & np.all(np.isfinite(xy), axis=1))
@@ -197,19 +204,7 @@ def separation(
     stop_dist_max = np.where(
         has_decel, robot_speed_max**2 / (2 * safe_decel), site.stopping_distance_m
     )
-    base_max = site.max_base_speed_mps
-    base_time_max = np.where(
-        np.isfinite(site.base_deceleration_mps2),
-        base_max / np.where(np.isfinite(site.base_deceleration_mps2), site.base_deceleration_mps2,
-                            1.0),
-        np.nan_to_num(site.base_stopping_time_s),
-    )  # fmt: skip
-    base_dist_max = np.where(
-        np.isfinite(site.base_deceleration_mps2),
-        base_max**2 / (2 * np.where(np.isfinite(site.base_deceleration_mps2),
-                                    site.base_deceleration_mps2, 1.0)),
-        np.nan_to_num(site.base_stopping_distance_m),
-    )  # fmt: skip
+    base_time_max, base_dist_max = base_stopping(site, site.max_base_speed_mps)
     bound = (
         human_speed_max * (reaction + stop_time_max + base_time_max)
         + robot_speed_max * reaction
@@ -224,20 +219,13 @@ def separation(
 
     heights = np.full(humans.count, safety.human_height_m)
     # toward people a dynamically stable robot is its links and its fall envelope
-    ea, eb, er, eva, evb, erobot = base.envelope
+    columns = (links.link_a, links.link_b, links.link_radius_m, links.link_vel_a,
+               links.link_vel_b, links.link_robot)  # fmt: skip
+    if base.envelope[-1].size:  # copies only while a dynamically stable robot is present
+        columns = tuple(np.ascontiguousarray(np.r_[c, e]) for c, e in zip(columns,
+                        base.envelope, strict=True))  # fmt: skip
     distance, robot_speed, human_toward = human_robot_separation(
-        humans.xy,
-        humans.velocity,
-        humans.radius_m,
-        heights,
-        np.ascontiguousarray(np.r_[links.link_a, ea]),
-        np.ascontiguousarray(np.r_[links.link_b, eb]),
-        np.ascontiguousarray(np.r_[links.link_radius_m, er]),
-        np.ascontiguousarray(np.r_[links.link_vel_a, eva]),
-        np.ascontiguousarray(np.r_[links.link_vel_b, evb]),
-        np.ascontiguousarray(np.r_[links.link_robot, erobot]),
-        robots,
-        cutoff,
+        humans.xy, humans.velocity, humans.radius_m, heights, *columns, robots, cutoff
     )
     # a base whose velocity is unknown may come straight at the person at its largest speed
     robot_speed = np.maximum(robot_speed, base.unknown_speed_mps[None, :])
