@@ -19,7 +19,7 @@ from pathlib import Path
 
 from safetymon.config.cameras import DEFAULT_LATENCY_S, CameraConfig, source_class
 from safetymon.config.site import SiteConfig
-from safetymon.perception.calibration.model import LatencyMeasurement, load_calibration
+from safetymon.perception.calibration.model import LatencyMeasurement, load_camera_calibration
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def calibration_path(camera: CameraConfig, base_dir: Path) -> Path | None:
 def camera_latency(camera: CameraConfig, base_dir: Path) -> CameraLatency:
     """Resolve one camera's latency (raises ConfigError for an invalid calibration file)."""
     path = calibration_path(camera, base_dir)
-    measured = None if path is None else load_calibration(path).latency
+    measured = None if path is None else load_camera_calibration(path, camera.id).latency
     if measured is not None and camera.latency_s is not None:
         larger = max(measured.latency_s, camera.latency_s)
         return CameraLatency(

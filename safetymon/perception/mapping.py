@@ -31,7 +31,7 @@ from safetymon.perception.calibration.floor import (
     reciprocal_condition,
     undistort_pixels,
 )
-from safetymon.perception.calibration.model import CameraPose, load_calibration
+from safetymon.perception.calibration.model import CameraPose, load_camera_calibration
 
 LEFT_ANKLE, RIGHT_ANKLE = 15, 16  # COCO keypoint indices
 W_EPSILON = 1e-12
@@ -155,17 +155,7 @@ class FloorMapper:
         path = Path(camera.calibration)
         if not path.is_absolute():
             path = Path(base_dir) / path
-        try:
-            calibration = load_calibration(path)
-        except ConfigError as error:
-            issues = [
-                ConfigIssue(
-                    issue.file, issue.field, f"{issue.message} ({field}.calibration)",
-                    issue.value, issue.has_value,
-                )
-                for issue in error.issues
-            ]  # fmt: skip
-            raise ConfigError(issues) from None
+        calibration = load_camera_calibration(path, camera.id)
         if camera.floor_homography is not None and calibration.floor_homography is not None:
             raise ConfigError(
                 [

@@ -130,3 +130,27 @@ def test_a_control_character_is_a_named_refusal() -> None:
         parse_yaml("\x1f", "odd.yaml")
     with pytest.raises(ConfigError, match="special characters"):
         parse_yaml("site: demo\x07\n", "odd.yaml")
+
+
+@pytest.mark.parametrize("command", [["run", "--config"], ["config", "check"]])
+def test_a_latin1_calibration_file_is_refused_under_its_camera(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """Finding 9: ``run`` named such a file under ``monitor.http``; both commands must name
+    the file and the camera entry that points at it, and start nothing (exit 2)."""
+    site = (REPO / "zones" / "pets09-s2l1.yaml").read_text(encoding="utf-8")
+    assert "../calibration/pets09-view001.yaml" in site
+    (tmp_path / "site.yaml").write_text(
+        site.replace("../calibration/pets09-view001.yaml", "cal.yaml"), encoding="utf-8"
+    )
+    calibration = (REPO / "calibration" / "pets09-view001.yaml").read_bytes()
+    (tmp_path / "cal.yaml").write_bytes(calibration + "# café\n".encode("latin-1"))
+    completed = subprocess.run(
+        [sys.executable, "-m", "safetymon", *command, str(tmp_path / "site.yaml")],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,  # a hang guard
+    )  # fmt: skip
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert "cal.yaml" in completed.stderr and "not UTF-8 text" in completed.stderr
+    assert "(cameras[view001].calibration)" in completed.stderr, completed.stderr
+    assert "monitor.http" not in completed.stderr
+    assert "Traceback" not in completed.stderr

@@ -26,7 +26,7 @@ import yaml
 from pydantic import Field, field_validator, model_validator
 
 from safetymon.config.base import StrictModel
-from safetymon.config.loader import read_yaml, validate_model
+from safetymon.config.loader import ConfigError, ConfigIssue, read_yaml, validate_model
 
 FORMAT = "safetymon-calibration/1"
 DIST_COEFF_COUNTS = (4, 5, 8, 12, 14)
@@ -318,3 +318,23 @@ def load_calibration(path: str | Path) -> CameraCalibration:
     Like site files, a repeated key is an error, not silently the last value.
     """
     return parse_calibration(read_yaml(path, "calibration file"), str(path))
+
+
+def load_camera_calibration(path: str | Path, camera_id: str) -> CameraCalibration:
+    """``load_calibration`` for a site's camera: each refusal also names the site-file field.
+
+    Raises:
+        ConfigError: the file's own issues, each followed by ``(cameras[ID].calibration)``
+            so that an operator knows which camera's entry points at the bad file.
+    """
+    try:
+        return load_calibration(path)
+    except ConfigError as error:
+        issues = [
+            ConfigIssue(
+                issue.file, issue.field, f"{issue.message} (cameras[{camera_id}].calibration)",
+                issue.value, issue.has_value,
+            )
+            for issue in error.issues
+        ]  # fmt: skip
+        raise ConfigError(issues) from None
