@@ -22,6 +22,7 @@ import time
 from collections.abc import Sequence
 
 from safetymon.config.robots import Ros2StateInputConfig
+from safetymon.dds import cyclonedds_available as cyclonedds_available  # re-exported
 from safetymon.robot.messages import MessageError
 from safetymon.robot.receiver import _ReceiverThread
 from safetymon.robot.ros2_convert import (
@@ -44,15 +45,6 @@ MISSING_PACKAGE = (
     "state_input kind ros2 needs the Python package 'cyclonedds' (Eclipse Cyclone DDS; "
     "pip install 'safetymon[ros2]')"
 )
-
-
-def cyclonedds_available() -> bool:
-    """Whether the ``cyclonedds`` package can be imported here."""
-    try:
-        import cyclonedds.domain  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 class Ros2StateReceiver(_ReceiverThread):
@@ -106,8 +98,8 @@ class Ros2StateReceiver(_ReceiverThread):
         from cyclonedds.sub import DataReader
         from cyclonedds.topic import Topic
 
+        from safetymon.dds.domain import join_domain
         from safetymon.robot import ros2_types as types
-        from safetymon.robot.ros2_domain import join_domain
 
         config = self.config
         reliability = (
@@ -135,7 +127,7 @@ class Ros2StateReceiver(_ReceiverThread):
 
     def _reader(self, kind: type, ros_topic: str, qos: object, topic_cls: type,
                 reader_cls: type) -> object:  # fmt: skip
-        from safetymon.robot.ros2_types import dds_topic
+        from safetymon.dds.topics import dds_topic
 
         topic = topic_cls(self._participant, dds_topic(ros_topic), kind)
         reader = reader_cls(self._participant, topic, qos=qos)

@@ -27,9 +27,9 @@ from cyclonedds.qos import Policy, Qos
 from cyclonedds.topic import Topic
 
 from safetymon.config.robots import Ros2StateInputConfig
+from safetymon.dds.domain import join_domain
 from safetymon.robot import ros2_types as types
 from safetymon.robot.ros2_convert import NS_PER_S
-from safetymon.robot.ros2_domain import join_domain
 
 FRAME_ID = "odom"
 CHILD_FRAME_ID = "base_link"

@@ -1,5 +1,8 @@
 """The ROS 2 message types the ``ros2`` state input reads, as Cyclone DDS IDL types.
 
+``Time_``, ``Header_``, ``Vector3_``, ``Twist_`` and ``dds_topic`` live in ``safetymon.dds``
+(shared with the safety output) and are re-exported here.
+
 ROS 2 (rosidl) maps ``pkg/msg/Type`` to the DDS type ``pkg::msg::dds_::Type_`` and topic
 ``/name`` to DDS topic ``rt/name``; the wire form is plain CDR (XCDR1), fields in the order
 of the ``.msg`` files (checked in tests against the ``rosbags`` encoder):
@@ -24,27 +27,28 @@ from dataclasses import dataclass, field
 
 import cyclonedds.idl.annotations as annotate
 from cyclonedds.idl import IdlStruct
-from cyclonedds.idl.types import array, float64, int32, sequence, uint32
+from cyclonedds.idl.types import array, float64, sequence
+
+from safetymon.dds.msgs import Header_, Time_, Twist_, Vector3_
+from safetymon.dds.topics import dds_topic
 
 # ruff: noqa: N801 (the DDS type names of ROS 2 end in an underscore)
 
-
-@dataclass
-@annotate.final
-class Time_(IdlStruct, typename="builtin_interfaces::msg::dds_::Time_"):
-    """A time stamp: seconds and nanoseconds (0..999 999 999) of the sender's clock."""
-
-    sec: int32 = 0
-    nanosec: uint32 = 0
-
-
-@dataclass
-@annotate.final
-class Header_(IdlStruct, typename="std_msgs::msg::dds_::Header_"):
-    """When the data was measured and in which frame it is given."""
-
-    stamp: Time_ = field(default_factory=Time_)
-    frame_id: str = ""
+__all__ = [
+    "Header_",
+    "JointState_",
+    "Odometry_",
+    "Point_",
+    "PoseStamped_",
+    "PoseWithCovariance_",
+    "Pose_",
+    "Quaternion_",
+    "Time_",
+    "TwistWithCovariance_",
+    "Twist_",
+    "Vector3_",
+    "dds_topic",
+]
 
 
 @dataclass
@@ -98,23 +102,6 @@ class PoseWithCovariance_(IdlStruct, typename="geometry_msgs::msg::dds_::PoseWit
     covariance: array[float64, 36] = field(default_factory=lambda: [0.0] * 36)
 
 
-@dataclass
-@annotate.final
-class Vector3_(IdlStruct, typename="geometry_msgs::msg::dds_::Vector3_"):
-    """A vector (m/s or rad/s in a twist)."""
-
-    x: float64 = 0.0
-    y: float64 = 0.0
-    z: float64 = 0.0
-
-
-@dataclass
-@annotate.final
-class Twist_(IdlStruct, typename="geometry_msgs::msg::dds_::Twist_"):
-    """Linear (m/s) and angular (rad/s) velocity."""
-
-    linear: Vector3_ = field(default_factory=Vector3_)
-    angular: Vector3_ = field(default_factory=Vector3_)
 
 
 @dataclass
@@ -146,8 +133,3 @@ class PoseStamped_(IdlStruct, typename="geometry_msgs::msg::dds_::PoseStamped_")
 
     header: Header_ = field(default_factory=Header_)
     pose: Pose_ = field(default_factory=Pose_)
-
-
-def dds_topic(ros_topic: str) -> str:
-    """ROS 2 topic ``/name`` (or ``name``) → DDS topic ``rt/name``."""
-    return "rt/" + ros_topic.lstrip("/")

@@ -1,7 +1,7 @@
 """A ROS 2 publisher for the tests whose bytes come from ``rosbags`` (an encoder not ours).
 
 Usage: ``python ros2_rosbags_publisher.py DOMAIN PLAN.json``. Joins DDS domain DOMAIN on
-loopback (``safetymon.robot.ros2_domain``), creates writers on ``rt/joint_states`` and
+loopback (``safetymon.dds.domain``), creates writers on ``rt/joint_states`` and
 ``rt/odom`` (ROS 2 type names), waits until the monitor's readers match, then for each plan
 item serialises the ROS 2 message with ``rosbags`` (CDR as ROS 2 Humble writes it) and writes
 those bytes unchanged through Cyclone DDS. Stamps: CLOCK_REALTIME plus the item's
@@ -25,8 +25,8 @@ from cyclonedds.qos import Policy, Qos
 from cyclonedds.topic import Topic
 from rosbags.typesys import Stores, get_typestore
 
+from safetymon.dds.domain import join_domain
 from safetymon.robot import ros2_types as types
-from safetymon.robot.ros2_domain import join_domain
 
 MATCH_TIMEOUT_S = 20.0
 

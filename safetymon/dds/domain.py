@@ -7,7 +7,8 @@ of participants on 127.0.0.1), so that nothing beyond this host can take part; o
 is created by Cyclone DDS from its own configuration (the ``CYCLONEDDS_URI`` environment
 variable, default: every interface and multicast discovery).
 
-Importing this module needs the ``cyclonedds`` package.
+Shared by the ``ros2`` robot-state input (``safetymon.robot``), the DDS safety output and its
+receiver (``safetymon.signals``). Importing this module needs the ``cyclonedds`` package.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def join_domain(domain_id: int, loopback_only: bool) -> DomainParticipant:
         if known is not None and known[0] != loopback_only:
             raise ValueError(
                 f"DDS domain {domain_id} is already joined with loopback_only={known[0]} in "
-                "this process: every input on one domain must agree"
+                "this process: every input and output on one domain must agree"
             )
         if known is None:
             domain = Domain(domain_id, LOOPBACK_CONFIG) if loopback_only else None
