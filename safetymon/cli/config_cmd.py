@@ -18,7 +18,11 @@ from pathlib import Path
 
 import shapely
 
-from safetymon.config.links import state_input_summary, unauthenticated_link_warnings
+from safetymon.config.links import (
+    dds_output_summary,
+    state_input_summary,
+    unauthenticated_link_warnings,
+)
 from safetymon.config.loader import ConfigError, ConfigIssue, config_hash, load_site_config
 from safetymon.config.site import SiteConfig
 from safetymon.geometry.protection import protection_report
@@ -58,6 +62,7 @@ def run_check(args: argparse.Namespace) -> int:
         footprints = camera_footprints(config, args.file)
         latencies = camera_latencies(config, Path(args.file).parent)
         geometries = robot_geometries(config, Path(args.file))
+        check_dds_output(config, Path(args.file))
         load_state_input_keys(config, Path(args.file).parent, Path(args.file))
         if getattr(args, "previous", None):
             report = protection_report(load_site_config(args.previous), config)
@@ -124,6 +129,16 @@ def robot_geometries(config: SiteConfig, site_file: Path) -> dict[str, str]:
     if issues:
         raise ConfigError(issues)
     return lines
+
+
+def check_dds_output(config: SiteConfig, site_file: Path) -> None:
+    """Refuse ``outputs.dds`` where the ``cyclonedds`` package cannot be imported (the
+    monitor would refuse to start). Raises ConfigError naming ``outputs.dds``."""
+    from safetymon.dds import MISSING_PACKAGE_HINT, cyclonedds_available
+
+    if config.outputs.dds is not None and not cyclonedds_available():
+        message = f"needs the Python package 'cyclonedds' ({MISSING_PACKAGE_HINT})"
+        raise ConfigError([ConfigIssue(str(site_file), "outputs.dds", message, None, False)])
 
 
 def camera_footprints(config: SiteConfig, file: str) -> dict[str, FloorFootprint]:
@@ -245,4 +260,7 @@ def summarize(
     )
     outputs = [name for name, value in config.outputs if value is not None]
     lines.append(f"outputs: {', '.join(outputs) if outputs else 'none (decisions logged only)'}")
+    dds_line = dds_output_summary(config)
+    if dds_line is not None:
+        lines.append(f"  {dds_line}")
     return "\n".join(lines)

@@ -185,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
         f"safetymon run: site {monitor.config.site!r}, pid {os.getpid()}, publishing on "
         f"{monitor.zmq_endpoint or 'no ZeroMQ output'}, evidence "
         f"{recorder.db_path if recorder else 'off'}"
+        + (f", DDS on {dds.endpoint}" if (dds := monitor.outputs.dds_output) else "")  # type: ignore[attr-defined]
         + (f", metrics on port {monitor.metrics_port}" if monitor.metrics_port else ""),
         file=sys.stderr,
         flush=True,

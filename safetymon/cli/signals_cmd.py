@@ -1,6 +1,8 @@
 """`safetymon subscribe`, `safetymon publish`, `safetymon keys generate`: signal tools.
 
-Only imports the light signal modules (pyzmq, pydantic), so they run on a controller PC.
+Only imports the light signal modules (pyzmq, pydantic; ``cyclonedds`` with ``--dds``), so
+they run on a controller PC. ``--dds [DOMAIN]`` uses the ROS 2 (DDS) topics of
+``outputs.dds`` instead of a ZeroMQ endpoint (docs/ROS2.md).
 """
 
 from __future__ import annotations
@@ -15,13 +17,17 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from safetymon.config.outputs import ZmqOutputConfig
+from safetymon.config.outputs import DdsOutputConfig, ZmqOutputConfig
 from safetymon.signals.frame import SafetyState
 from safetymon.signals.reasons import Reason
+
+if TYPE_CHECKING:
+    from safetymon.signals.client import SafetyClient
+    from safetymon.signals.dds_client import DdsSafetyClient
 
 
 class _InputError(ValueError):
@@ -34,7 +40,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "subscribe",
         help="watch a safety publisher as a controller would (state changes, rates, errors)",
     )
-    sub.add_argument("endpoint", metavar="ENDPOINT", help="tcp://HOST:PORT or ipc://PATH")
+    sub.add_argument(
+        "endpoint", nargs="?", metavar="ENDPOINT", help="tcp://HOST:PORT or ipc://PATH (or --dds)"
+    )
+    _add_dds_options(sub, "read the frames from the ROS 2 (DDS) topic on DOMAIN (default 0)")
     sub.add_argument("--connection-id", type=int, default=1, metavar="N", help="default 1")
     sub.add_argument("--watchdog-ms", type=float, default=100.0, metavar="MS", help="default 100")
     sub.add_argument("--json", action="store_true", help="print JSON lines")
@@ -49,7 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "publish",
         help="commissioning tool: publish a fixed state at the heartbeat rate (STOP on exit)",
     )
-    pub.add_argument("endpoint", metavar="ENDPOINT", help="endpoint to bind")
+    pub.add_argument("endpoint", nargs="?", metavar="ENDPOINT", help="endpoint to bind (or --dds)")
+    _add_dds_options(pub, "publish on the ROS 2 (DDS) topics on DOMAIN (default 0)")
     pub.add_argument(
         "--state", required=True, type=str.upper, choices=[s.name for s in SafetyState]
     )
@@ -84,6 +94,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gen.set_defaults(func=run_keys_generate)
 
 
+def _add_dds_options(parser: argparse.ArgumentParser, dds_help: str) -> None:
+    parser.add_argument("--dds", nargs="?", const=0, type=int, metavar="DOMAIN", help=dds_help)
+    parser.add_argument(
+        "--dds-topic",
+        default=DdsOutputConfig().frame_topic,
+        metavar="TOPIC",
+        help="ROS 2 topic of the frames (default %(default)s)",
+    )
+    parser.add_argument(
+        "--dds-network",
+        action="store_true",
+        help="join the DDS domain on the network (default: loopback only); unauthenticated",
+    )
+
+
 # -- validation ------------------------------------------------------------------------------
 def _positive(option: str, value: float | None) -> float | None:
     if value is not None and not (math.isfinite(value) and value > 0):
@@ -103,6 +128,31 @@ def _endpoint(value: str) -> str:
     except ValidationError:
         raise _InputError(
             f"ENDPOINT must be tcp://HOST:PORT or ipc://PATH, got {value!r}"
+        ) from None
+
+
+def _dds_config(args: argparse.Namespace, **extra: Any) -> DdsOutputConfig | None:
+    """``outputs.dds`` settings from ``--dds``, ``--dds-topic``, ``--dds-network`` (None
+    without ``--dds``); exactly one of ENDPOINT and ``--dds`` must be given."""
+    if args.dds is None:
+        if args.endpoint is None:
+            raise _InputError("give ENDPOINT or --dds [DOMAIN]")
+        return None
+    if args.endpoint is not None:
+        raise _InputError(f"give ENDPOINT or --dds, not both (ENDPOINT {args.endpoint!r})")
+    if not 0 <= args.dds <= 232:
+        raise _InputError(f"--dds DOMAIN must be 0..232, got {args.dds}")
+    try:
+        return DdsOutputConfig(
+            domain_id=args.dds,
+            loopback_only=not args.dds_network,
+            frame_topic=args.dds_topic,
+            **extra,
+        )
+    except ValidationError:
+        raise _InputError(
+            f"--dds-topic must be a ROS 2 topic name like /safetymon/safety_frame, got "
+            f"{args.dds_topic!r}"
         ) from None
 
 
@@ -130,15 +180,27 @@ def run_subscribe(args: argparse.Namespace) -> int:
     from safetymon.signals.keys import KeyFileError, load_public_key
 
     try:
-        endpoint = _endpoint(args.endpoint)
+        dds = _dds_config(args)
+        endpoint = _endpoint(args.endpoint) if dds is None else ""
         conn = _connection_id(args.connection_id)
         watchdog_ms = _positive("--watchdog-ms", args.watchdog_ms)
         duration = _positive("--duration", args.duration)
+        if dds is not None and args.curve_server_key:
+            raise _InputError("--curve-server-key is for ZeroMQ: DDS carries no CURVE")
         server_key = load_public_key(args.curve_server_key) if args.curve_server_key else None
     except (_InputError, KeyFileError) as exc:
         return _fail("subscribe", exc, 2)
     assert watchdog_ms is not None
-    if server_key is None:
+    if dds is not None:
+        print(
+            "safetymon subscribe: warning: DDS is unauthenticated (no DDS-Security): the "
+            "frame checks refuse a second publisher only while the monitor is alive; after it "
+            "dies, any participant "
+            + ("on this host" if dds.loopback_only else "that reaches the domain")
+            + " can publish RUN with this connection id (docs/ROS2.md).",
+            file=sys.stderr,
+        )
+    elif server_key is None:
         print(
             "safetymon subscribe: warning: CURVE is off (no --curve-server-key): frames are "
             "not authenticated. After the monitor dies, a process that binds its endpoint "
@@ -149,20 +211,36 @@ def run_subscribe(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )  # fmt: skip
     changes: queue.Queue[PermittedState] = queue.Queue()
-    client = SafetyClient(
-        endpoint,
-        conn,
-        watchdog_s=watchdog_ms / 1000,
-        same_clock=args.same_clock,
-        curve_server_key=server_key,
-        on_change=changes.put,
-    )
+    client: SafetyClient | DdsSafetyClient
+    if dds is not None:
+        try:
+            from safetymon.signals.dds_client import DdsSafetyClient
+        except ImportError as exc:
+            return _fail("subscribe", _InputError(f"--dds needs 'cyclonedds': {exc}"), 2)
+        client = DdsSafetyClient(
+            conn,
+            domain_id=dds.domain_id,
+            loopback_only=dds.loopback_only,
+            frame_topic=dds.frame_topic,
+            watchdog_s=watchdog_ms / 1000,
+            same_clock=args.same_clock,
+            on_change=changes.put,
+        )
+    else:
+        client = SafetyClient(
+            endpoint,
+            conn,
+            watchdog_s=watchdog_ms / 1000,
+            same_clock=args.same_clock,
+            curve_server_key=server_key,
+            on_change=changes.put,
+        )
     stop = _stop_event()
     start = time.monotonic()
     end = math.inf if duration is None else start + duration
     try:
         client.start()
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
         return _fail("subscribe", exc, 1)
     _emit(args.json, _change_record(client.status, start))
     next_stats = start + 1.0
@@ -230,7 +308,6 @@ def _emit(as_json: bool, record: dict[str, Any]) -> None:
 def run_publish(args: argparse.Namespace) -> int:
     """Publish one state at the heartbeat rate until the duration ends or a signal arrives."""
     from safetymon.signals.keys import KeyFileError
-    from safetymon.signals.zmq_publisher import ZmqPublisher
 
     state = SafetyState[args.state]
     try:
@@ -245,36 +322,89 @@ def run_publish(args: argparse.Namespace) -> int:
         if rate > 1000:
             raise _InputError(f"--rate must be at most 1000 Hz, got {rate}")
         duration = _positive("--duration", args.duration)
-        config = ZmqOutputConfig(
-            endpoint=_endpoint(args.endpoint),
-            connection_id=_connection_id(args.connection_id),
-            heartbeat_hz=rate,
-            curve_secret_key_file=args.curve_secret_key,
-        )
+        conn = _connection_id(args.connection_id)
+        dds = _dds_config(args, connection_id=conn, heartbeat_hz=rate)
+        if dds is not None and args.curve_secret_key:
+            raise _InputError("--curve-secret-key is for ZeroMQ: DDS carries no CURVE")
+        config = None
+        if dds is None:
+            config = ZmqOutputConfig(
+                endpoint=_endpoint(args.endpoint),
+                connection_id=conn,
+                heartbeat_hz=rate,
+                curve_secret_key_file=args.curve_secret_key,
+            )
     except _InputError as exc:
         return _fail("publish", exc, 2)
     stop = _stop_event()
     try:
-        pub = ZmqPublisher(config)
+        pub = _open_publisher(config, dds)
+    except ImportError as exc:
+        return _fail("publish", _InputError(f"--dds needs 'cyclonedds': {exc}"), 2)
     except KeyFileError as exc:
         return _fail("publish", exc, 2)
     except OSError as exc:
         return _fail("publish", exc, 1)
     reasons = int(Reason.OPERATOR_STOP) if state is SafetyState.STOP else 0
-    with pub:
-        pub.publish(state, scale, reasons)
+    try:
+        pub.set(state, scale, reasons)
         print(
             f"publishing {state.name} speed_scale={scale:.3f} on {pub.endpoint} "
-            f"(connection {config.connection_id}, {rate:g} Hz); Ctrl-C sends STOP and exits",
+            f"(connection {conn}, {rate:g} Hz); Ctrl-C sends STOP and exits",
             flush=True,
         )
         deadline = None if duration is None else time.monotonic() + duration
         while not stop.wait(1.0 / rate):  # re-decide every period: the state stays fresh
             if deadline is not None and time.monotonic() >= deadline:
                 break
-            pub.publish(state, scale, reasons)
-    print(f"sent STOP ({pub.sent} frames in total)", flush=True)
+            pub.set(state, scale, reasons)
+    finally:
+        pub.close()
+    print(f"sent STOP ({pub.sent()} frames in total)", flush=True)
     return 0
+
+
+class _Publisher:
+    """The ZeroMQ publisher or the DDS output behind one interface: set, sent, close."""
+
+    def __init__(self, output: Any, endpoint: str, *, dds: bool) -> None:
+        self._output = output
+        self.endpoint = endpoint
+        self._dds = dds
+
+    def set(self, state: SafetyState, scale: float, reasons: int) -> None:
+        if self._dds:
+            self._output.set_state(state, speed_scale=scale, reasons=reasons)
+        else:
+            self._output.publish(state, scale, reasons)
+
+    def sent(self) -> int:
+        return int(self._output.frames_sent if self._dds else self._output.sent)
+
+    def close(self) -> None:
+        self._output.close()
+
+
+def _open_publisher(config: ZmqOutputConfig | None, dds: DdsOutputConfig | None) -> _Publisher:
+    """Open the ZeroMQ publisher (``config``) or the DDS output (``dds``); raises KeyFileError,
+    ImportError (no ``cyclonedds``) or OSError."""
+    if dds is not None:
+        from safetymon.signals.dds_output import DdsOutput
+
+        if not dds.loopback_only:
+            print(
+                "safetymon publish: warning: publishing on the network without "
+                "authentication (DDS, docs/ROS2.md)",
+                file=sys.stderr,
+            )
+        output = DdsOutput(dds)
+        output.start()
+        return _Publisher(output, output.endpoint, dds=True)
+    from safetymon.signals.zmq_publisher import ZmqPublisher
+
+    assert config is not None
+    zmq_publisher = ZmqPublisher(config)
+    return _Publisher(zmq_publisher, zmq_publisher.endpoint, dds=False)
 
 
 # -- keys ------------------------------------------------------------------------------------

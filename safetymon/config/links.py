@@ -13,9 +13,11 @@ Pure checks on a validated site (no I/O): ``safetymon config check`` prints them
 - A ROS 2 (DDS) input is *local* only with ``loopback_only: true``; otherwise Cyclone DDS
   joins the domain on the network (its own configuration is not read here).
 
+- The DDS safety output (``outputs.dds``) is *local* only with ``loopback_only: true``.
+
 Unauthenticated means: a robot-state input without ``curve_server_key_file`` (ZeroMQ) or
-``hmac_key_file`` (serial), any ``ros2`` input (DDS Security is not used), or a ZeroMQ safety
-output without ``curve_secret_key_file``.
+``hmac_key_file`` (serial), any ``ros2`` input or DDS output (DDS Security is not used), or a
+ZeroMQ safety output without ``curve_secret_key_file``.
 """
 
 from __future__ import annotations
@@ -108,4 +110,32 @@ def unauthenticated_link_warnings(config: SiteConfig) -> list[str]:
             "after the monitor dies, a process that binds this endpoint can send RUN to the "
             "controllers; set curve_secret_key_file (docs/MONITOR.md)"
         )
+    dds = config.outputs.dds
+    if dds is not None and not dds.loopback_only:
+        warnings.append(
+            f"outputs.dds: the safety signal is published on ROS 2 DDS domain {dds.domain_id} "
+            f"({dds.frame_topic}) WITHOUT AUTHENTICATION beyond this host: anyone on the "
+            "network who joins the domain can read the connection id and, after the monitor "
+            "dies, publish RUN frames on the topic (the frame checks refuse them only while "
+            "the monitor is alive); set loopback_only when the controller's nodes run on "
+            "this host, else keep DDS on an isolated robot network (docs/ROS2.md)"
+        )
     return warnings
+
+
+def dds_output_summary(config: SiteConfig) -> str | None:
+    """Where the DDS safety output publishes, in a few words (None when there is none)."""
+    dds = config.outputs.dds
+    if dds is None:
+        return None
+    status = (
+        "no status topic"
+        if dds.status_topic is None
+        else f"status on {dds.status_topic} (diagnostic_msgs/DiagnosticStatus)"
+    )
+    where = "loopback only" if dds.loopback_only else "reachable from the network"
+    return (
+        f"dds: ROS 2 domain {dds.domain_id}, frames on {dds.frame_topic} "
+        f"(std_msgs/UInt8MultiArray), {status}, connection {dds.connection_id}, "
+        f"{dds.heartbeat_hz:g} Hz, unauthenticated, {where}"
+    )

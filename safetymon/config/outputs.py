@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from safetymon.config.base import StrictModel
 
@@ -105,9 +105,96 @@ class ModbusOutputConfig(StrictModel):
     )
 
 
+ROS_TOPIC_PATTERN = r"^/?[A-Za-z][A-Za-z0-9_]*(/[A-Za-z][A-Za-z0-9_]*)*$"
+"""A fully written ROS 2 topic name: ``/`` separated tokens of letters, digits and ``_``."""
+
+
+class DdsOutputConfig(StrictModel):
+    """ROS 2 (DDS) output: the safety frame's exact bytes and a plain status message.
+
+    Each frame is published unchanged as ``std_msgs/msg/UInt8MultiArray`` on ``frame_topic``
+    (the receiver rules of hw/PROTOCOL.md hold as on ZeroMQ) and described as
+    ``diagnostic_msgs/msg/DiagnosticStatus`` on ``status_topic`` (docs/ROS2.md). QoS is fixed:
+    reliable, keep-last ``history_depth``, volatile -- a receiver acts on the newest frame
+    only, so a lost sample is never worth a backlog of older ones, and a controller that
+    joins late must not be handed a frame cached from the past.
+    """
+
+    domain_id: int = Field(0, ge=0, le=232, description="DDS domain id (ROS_DOMAIN_ID).")
+    loopback_only: bool = Field(
+        True,
+        description=(
+            "Join the domain on the loopback interface only, with unicast discovery: only "
+            "nodes on this host receive (or can inject) frames. False: Cyclone DDS's own "
+            "configuration applies (CYCLONEDDS_URI; by default every interface, multicast "
+            "discovery) and DDS is unauthenticated beyond this host."
+        ),
+    )
+    frame_topic: str = Field(
+        "/safetymon/safety_frame",
+        pattern=ROS_TOPIC_PATTERN,
+        max_length=200,
+        description="ROS 2 topic of the frames (std_msgs/msg/UInt8MultiArray, 32 bytes).",
+    )
+    status_topic: str | None = Field(
+        "/safetymon/safety_status",
+        pattern=ROS_TOPIC_PATTERN,
+        max_length=200,
+        description=(
+            "ROS 2 topic of the status (diagnostic_msgs/msg/DiagnosticStatus, one per frame); "
+            "null: frames only."
+        ),
+    )
+    status_name: str = Field(
+        "safetymon",
+        min_length=1,
+        max_length=100,
+        description="DiagnosticStatus.name (the component, as a diagnostics aggregator shows it).",
+    )
+    connection_id: int = Field(
+        1, ge=0, le=0xFFFFFFFF, description="Connection id shared with the controller."
+    )
+    heartbeat_hz: float = Field(50.0, gt=0, le=1000, description="Heartbeat rate in hertz.")
+    state_timeout_s: float = Field(
+        0.5,
+        gt=0,
+        le=60,
+        description=(
+            "If the monitor has not set a state for this long (seconds; a hung decision loop), "
+            "the heartbeat sends STOP with LOOP_OVERRUN instead of repeating the last state."
+        ),
+    )
+    stop_repeats: int = Field(
+        3, ge=1, le=100, description="STOP frames sent on close before the writers close."
+    )
+    history_depth: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description=(
+            "Writer keep-last depth, samples: 1 keeps only the newest frame for "
+            "retransmission (a newer frame replaces an unacknowledged older one)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _distinct_topics(self) -> DdsOutputConfig:
+        if self.status_topic is not None and (
+            self.status_topic.strip("/") == self.frame_topic.strip("/")
+        ):
+            raise ValueError(
+                f"status_topic ({self.status_topic!r}) must differ from frame_topic "
+                f"({self.frame_topic!r}): they carry different message types"
+            )
+        return self
+
+
 class OutputsConfig(StrictModel):
     """Every configured output; none configured means decisions are only logged."""
 
     zmq: ZmqOutputConfig | None = Field(None, description="ZeroMQ publisher.")
     serial: SerialOutputConfig | None = Field(None, description="Serial stop-relay output.")
     modbus: ModbusOutputConfig | None = Field(None, description="Modbus RTU relay module.")
+    dds: DdsOutputConfig | None = Field(
+        None, description="ROS 2 (DDS) topics: the frames and a status message (docs/ROS2.md)."
+    )

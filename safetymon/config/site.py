@@ -89,6 +89,31 @@ class SiteConfig(StrictModel):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _dds_domains_agree(self) -> SiteConfig:
+        """One process joins a DDS domain one way: the ros2 inputs and the DDS output on a
+        domain id must agree on ``loopback_only`` (``safetymon.dds.domain``)."""
+        joined: dict[int, tuple[bool, str]] = {}
+        sides = [
+            (f"robots[{index}].state_input", robot.state_input)
+            for index, robot in enumerate(self.robots)
+            if robot.state_input.kind == "ros2"
+        ]
+        if self.outputs.dds is not None:
+            sides.append(("outputs.dds", self.outputs.dds))
+        for where, side in sides:
+            domain, loopback = side.domain_id, side.loopback_only  # type: ignore[union-attr]
+            if domain in joined and joined[domain][0] != loopback:
+                first_loopback, first = joined[domain]
+                raise ValueError(
+                    f"{where}.loopback_only ({loopback}) differs from {first}.loopback_only "
+                    f"({first_loopback}) on DDS domain {domain}: one process joins a domain "
+                    "either on loopback only or on the network; set both alike or use "
+                    "another domain_id"
+                )
+            joined.setdefault(domain, (loopback, where))
+        return self
+
     def zone(self, zone_id: str) -> ZoneConfig:
         """The zone with this id (KeyError if none)."""
         for zone in self.zones:

@@ -1,5 +1,7 @@
 """All configured signal outputs behind one call per decision.
 
+ZeroMQ PUB, serial, Modbus RTU and ROS 2 (DDS) topics (``outputs.dds``, docs/ROS2.md).
+
 A failing output is reported as a fault (``Reason.OUTPUT_FAULT``) so the decision goes to
 STOP on every remaining output; the failing one is itself fail-safe (its receiver's
 watchdog sees silence or the relay drops).
@@ -19,7 +21,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class SignalOutputs:
-    """The ZeroMQ publisher, serial output and Modbus relay of one site (each optional).
+    """The ZeroMQ publisher, serial output, Modbus relay and DDS (ROS 2) output of one site
+    (each optional).
 
     Attributes:
         zmq_endpoint: the endpoint the publisher bound (resolved port), or None.
@@ -29,6 +32,7 @@ class SignalOutputs:
     zmq_publisher: object | None = None
     serial_output: object | None = None
     modbus_output: object | None = None
+    dds_output: object | None = None
     zmq_endpoint: str | None = None
     sent: int = 0
     zmq_fault: str | None = None
@@ -74,6 +78,8 @@ class SignalOutputs:
                 modbus_output = ModbusOutput(config.modbus, on_error=outputs._error("modbus"))
                 modbus_output.start()
                 outputs.modbus_output = modbus_output
+            if config.dds is not None:
+                outputs.dds_output = _open_dds(config, outputs._error("dds"))
         except Exception as exc:
             outputs.close()
             raise OSError(f"cannot open the signal outputs: {exc}") from exc
@@ -106,13 +112,19 @@ class SignalOutputs:
             self.serial_output.set_state(state, speed_scale=speed_scale, reasons=reasons)
         if self.modbus_output is not None:
             self.modbus_output.set_state(state)
+        if self.dds_output is not None:
+            self.dds_output.set_state(state, speed_scale=speed_scale, reasons=reasons)
 
     def faults(self) -> list[str]:
         """Names and details of the outputs that are failing now (empty when all are fine)."""
         found = []
         if self.zmq_fault:
             found.append(self.zmq_fault)
-        for name, output in (("serial", self.serial_output), ("modbus", self.modbus_output)):
+        for name, output in (
+            ("serial", self.serial_output),
+            ("modbus", self.modbus_output),
+            ("dds", self.dds_output),
+        ):
             if output is not None and getattr(output, "fault", False):
                 last = getattr(output, "last_error", None)
                 found.append(f"{name} output failing: {last}")
@@ -120,10 +132,28 @@ class SignalOutputs:
 
     def close(self) -> None:
         """Send STOP on every output and close them (each close is best effort)."""
-        for output in (self.zmq_publisher, self.serial_output, self.modbus_output):
+        outputs = (self.zmq_publisher, self.serial_output, self.modbus_output, self.dds_output)
+        for output in outputs:
             if output is None:
                 continue
             try:
                 output.close()
             except Exception as exc:
                 log.warning("closing an output failed: %s", exc)
+
+
+def _open_dds(config: OutputsConfig, on_error: Callable[[BaseException], None]) -> object:
+    """Open and start the DDS output (``outputs.dds``); OSError when it cannot be opened,
+    also when the ``cyclonedds`` package is missing."""
+    assert config.dds is not None
+    from safetymon.dds import MISSING_PACKAGE_HINT
+
+    try:
+        from safetymon.signals.dds_output import DdsOutput
+    except ImportError as error:
+        raise OSError(
+            f"outputs.dds needs the Python package 'cyclonedds' ({MISSING_PACKAGE_HINT}): {error}"
+        ) from None
+    output = DdsOutput(config.dds, on_error=on_error)
+    output.start()
+    return output

@@ -3,12 +3,15 @@
 Imports only the standard library, pyzmq and pydantic (through the frame codec), so a
 controller PC can use it without OpenCV, Numba or Shapely.
 
-The permitted state starts as STOP and becomes RUN/SLOW only from an accepted frame. It
-returns to STOP when a message is rejected (any error kind but LOSS), and stays in STOP
-while rejected frames interleave with accepted ones (two publishers on the endpoint:
-``second_publisher``, held 2 s after the last sign), or when no accepted frame arrived for
-``watchdog_s`` -- the watchdog is also checked on every read of
-:attr:`SafetyClient.state`, so a starved receive thread cannot keep a stale RUN alive.
+The checks, the two-publisher rule, the watchdog and the permitted state are
+:class:`~safetymon.signals.receiver.FrameReceiver`'s (shared with the DDS client,
+``safetymon.signals.dds_client``); this module adds the ZeroMQ transport. The permitted
+state starts as STOP and becomes RUN/SLOW only from an accepted frame. It returns to STOP
+when a message is rejected (any error kind but LOSS), and stays in STOP while rejected
+frames interleave with accepted ones (two publishers on the endpoint: ``second_publisher``,
+held 2 s after the last sign), or when no accepted frame arrived for ``watchdog_s`` -- the
+watchdog is also checked on every read of :attr:`SafetyClient.state`, so a starved receive
+thread cannot keep a stale RUN alive.
 
 Example:
     >>> with SafetyClient("tcp://127.0.0.1:5560", connection_id=1) as client:  # doctest: +SKIP
@@ -18,71 +21,27 @@ Example:
 
 from __future__ import annotations
 
-import logging
-import math
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from safetymon.signals.checker import CheckerConfig, ErrorKind, FrameChecker
+from safetymon.signals.checker import ErrorKind
 from safetymon.signals.frame import SafetyState
-from safetymon.signals.reasons import Reason
-from safetymon.signals.second_publisher import SecondPublisherDetector
+from safetymon.signals.receiver import TWO_PUBLISHERS, FrameReceiver, PermittedState
 
-log = logging.getLogger(__name__)
+__all__ = ["TWO_PUBLISHERS", "PermittedState", "SafetyClient", "SafetyState"]
 
 _AUTH_FAILURES = (
     zmq.EVENT_HANDSHAKE_FAILED_AUTH
     | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
     | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
 )
-_POLL_CAP_MS = 20
-"""Longest poll, so that close() is noticed and the watchdog re-checked, ms."""
-_RATE_WINDOW_NS = 1_000_000_000
-TWO_PUBLISHERS = "rejected: two publishers"
-"""The permitted state's cause while two publishers' frames interleave (STOP that holds)."""
 
 
-@dataclass(frozen=True)
-class PermittedState:
-    """What the controller may do now.
-
-    Attributes:
-        state: permitted state (STOP unless a valid frame says otherwise).
-        speed_scale: permitted speed fraction 0..1 (0 for STOP).
-        reasons: reason mask (the frame's, or a client-side one for client STOPs).
-        cause: ``"frame"``, ``"startup"``, ``"watchdog"``, ``"closed"`` or
-            ``"rejected: <error kind>"``.
-        sequence: sequence number of the frame behind this state, if any.
-        since_ns: receiver monotonic time of the change, ns.
-    """
-
-    state: SafetyState
-    speed_scale: float
-    reasons: int
-    cause: str
-    sequence: int | None
-    since_ns: int
-
-    def same_permission(self, other: PermittedState) -> bool:
-        """Whether state, speed scale and reasons are equal (the change criterion)."""
-        return (self.state, self.speed_scale, self.reasons) == (
-            other.state,
-            other.speed_scale,
-            other.reasons,
-        )
-
-
-def _stop(cause: str, reasons: int, now_ns: int) -> PermittedState:
-    return PermittedState(SafetyState.STOP, 0.0, reasons, cause, None, now_ns)
-
-
-class SafetyClient:
+class SafetyClient(FrameReceiver):
     """Subscribe to a safety publisher and expose the permitted state.
 
     Args:
@@ -111,33 +70,20 @@ class SafetyClient:
         max_gap: int = 256,
     ) -> None:
         """Configure the client; call :meth:`start` (or use ``with``) to connect."""
-        if not math.isfinite(watchdog_s) or watchdog_s <= 0:
-            raise ValueError(f"watchdog_s must be > 0, got {watchdog_s}")
-        self.endpoint = endpoint
-        self.watchdog_ns = int(watchdog_s * 1e9)
-        delay = watchdog_s / 2 if max_delay_s is None else max_delay_s
-        self._checker = FrameChecker(
-            CheckerConfig(
-                connection_id=connection_id,
-                max_delay_ns=int(delay * 1e9),
-                max_gap=max_gap,
-                resync_after_ns=self.watchdog_ns,
-                same_clock=same_clock,
-            )
+        super().__init__(
+            connection_id,
+            watchdog_s=watchdog_s,
+            max_delay_s=max_delay_s,
+            same_clock=same_clock,
+            on_change=on_change,
+            max_gap=max_gap,
+            source=endpoint,
         )
+        self.endpoint = endpoint
         self._curve_server_key = curve_server_key
         self._curve_client_keys = curve_client_keys
         if curve_server_key is not None and curve_client_keys is None:
             self._curve_client_keys = zmq.curve_keypair()
-        self.on_change = on_change
-        self._lock = threading.Lock()
-        self._permitted = _stop("startup", int(Reason.STARTUP), time.monotonic_ns())
-        self._deadline_ns = 0
-        self._received = 0
-        self._rate_times: deque[int] = deque()
-        self._last_error: str = ""
-        self._publishers = SecondPublisherDetector()
-        self._two_publishers_logged = 0
         self._stop_event = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -160,7 +106,7 @@ class SafetyClient:
         self._stop_event.set()
         if self._thread is not None:
             self._thread.join(5.0)
-        self._set(_stop("closed", int(Reason.SHUTDOWN), time.monotonic_ns()))
+        self.set_closed()
 
     def __enter__(self) -> SafetyClient:
         """Start on entering a ``with`` block."""
@@ -169,79 +115,6 @@ class SafetyClient:
     def __exit__(self, *exc: object) -> None:
         """Close on leaving a ``with`` block."""
         self.close()
-
-    # -- what the controller reads -------------------------------------------------------
-    @property
-    def status(self) -> PermittedState:
-        """The permitted state now, with the watchdog applied at the time of the call."""
-        now = time.monotonic_ns()
-        with self._lock:
-            permitted, deadline = self._permitted, self._deadline_ns
-        if permitted.state is not SafetyState.STOP and now > deadline:
-            return _stop("watchdog", int(Reason.OUTPUT_FAULT), deadline)
-        return permitted
-
-    @property
-    def state(self) -> SafetyState:
-        """Permitted state now (STOP on silence, rejection, start-up or close)."""
-        return self.status.state
-
-    @property
-    def speed_scale(self) -> float:
-        """Permitted speed fraction 0..1 now (0 when STOP)."""
-        return self.status.speed_scale
-
-    @property
-    def reasons(self) -> int:
-        """Reason mask of the permitted state now."""
-        return self.status.reasons
-
-    @property
-    def counters(self) -> dict[str, int]:
-        """Error counters per IEC 61784-3 kind (``ErrorKind`` values as keys)."""
-        with self._lock:
-            return {kind.value: n for kind, n in self._checker.counters.items()}
-
-    @property
-    def two_publishers(self) -> int:
-        """Episodes of two publishers on the endpoint (``second_publisher``) so far."""
-        return self._publishers.episodes
-
-    @property
-    def received(self) -> int:
-        """Messages received (valid or not)."""
-        return self._received
-
-    @property
-    def accepted(self) -> int:
-        """Frames accepted."""
-        return self._checker.accepted
-
-    @property
-    def last_error(self) -> str:
-        """Explanation of the last rejected or lossy message ('' if none)."""
-        return self._last_error
-
-    @property
-    def message_rate_hz(self) -> float:
-        """Accepted frames per second over the last second (0 when fewer than two)."""
-        now = time.monotonic_ns()
-        with self._lock:
-            times = [t for t in self._rate_times if now - t <= _RATE_WINDOW_NS]
-        if len(times) < 2 or now == times[0]:
-            return 0.0
-        # measured up to now, so the rate falls when frames stop arriving
-        return (len(times) - 1) * 1e9 / (now - times[0])
-
-    def wait_for(self, state: SafetyState, timeout_s: float) -> bool:
-        """Poll until the permitted state equals ``state``; False on timeout (for tools/tests)."""
-        end = time.monotonic() + timeout_s
-        while True:
-            if self.state is state:
-                return True
-            if time.monotonic() >= end:
-                return False
-            time.sleep(0.001)
 
     # -- receive thread ------------------------------------------------------------------
     def _open(self, ctx: zmq.Context) -> tuple[zmq.Socket, zmq.Socket]:
@@ -271,26 +144,17 @@ class SafetyClient:
         poller.register(monitor, zmq.POLLIN)
         try:
             while not self._stop_event.is_set():
-                events = dict(poller.poll(self._poll_timeout_ms()))
+                events = dict(poller.poll(self.poll_timeout_ms()))
                 if sock in events:
                     self._drain(sock)
                 if monitor in events:
                     self._drain_monitor(monitor)
-                self._check_watchdog()
+                self.check_watchdog()
         finally:
             sock.disable_monitor()
             monitor.close(0)
             sock.close(0)
             ctx.term()
-
-    def _poll_timeout_ms(self) -> int:
-        with self._lock:
-            running = self._permitted.state is not SafetyState.STOP
-            deadline = self._deadline_ns
-        if not running:
-            return _POLL_CAP_MS
-        left_ms = math.ceil((deadline - time.monotonic_ns()) / 1e6)
-        return max(0, min(_POLL_CAP_MS, left_ms))
 
     def _drain(self, sock: zmq.Socket) -> None:
         while True:
@@ -299,39 +163,12 @@ class SafetyClient:
             except zmq.Again:
                 return
             now = time.monotonic_ns()
-            self._received += 1
             if len(parts) != 1:
-                with self._lock:
-                    self._checker.report(ErrorKind.CORRUPTION)
-                self._last_error = f"corruption: message of {len(parts)} parts, expected 1"
-                self._set(_stop("rejected: corruption", int(Reason.OUTPUT_FAULT), now))
+                self.reject(
+                    ErrorKind.CORRUPTION, f"message of {len(parts)} parts, expected 1", now
+                )
                 continue
-            with self._lock:
-                result = self._checker.check_bytes(parts[0], now)
-            if result.error is not None:
-                self._last_error = f"{result.error.value}: {result.detail}"
-            if result.accepted and result.frame is not None:
-                f = result.frame
-                self._publishers.accepted(now)
-                with self._lock:
-                    self._deadline_ns = now + self.watchdog_ns
-                    self._rate_times.append(now)
-                    while self._rate_times and now - self._rate_times[0] > _RATE_WINDOW_NS:
-                        self._rate_times.popleft()
-                new = PermittedState(f.state, f.speed_scale, f.reasons, "frame", f.sequence, now)
-                if self._publishers.active(now):  # the other stream's frames still arrive
-                    new = _stop(TWO_PUBLISHERS, int(Reason.OUTPUT_FAULT), now)
-            else:
-                assert result.error is not None
-                cause = f"rejected: {result.error.value}"
-                if self._publishers.rejected(result.error, now, result.detail):
-                    if self._two_publishers_logged != self._publishers.episodes:
-                        self._two_publishers_logged = self._publishers.episodes
-                        log.warning("%s: %s (STOP)", self.endpoint, self._publishers.detail)
-                    self._last_error = self._publishers.detail
-                    cause = TWO_PUBLISHERS
-                new = _stop(cause, int(Reason.OUTPUT_FAULT), now)
-            self._set(new)
+            self.receive(parts[0], now)
 
     def _drain_monitor(self, monitor: zmq.Socket) -> None:
         while True:
@@ -340,35 +177,9 @@ class SafetyClient:
             except zmq.Again:
                 return
             if event["event"] & _AUTH_FAILURES:
-                now = time.monotonic_ns()
-                with self._lock:
-                    self._checker.report(ErrorKind.MASQUERADE)
-                self._last_error = f"masquerade: CURVE handshake failed ({event['value']})"
-                self._set(_stop("rejected: masquerade", int(Reason.OUTPUT_FAULT), now))
-
-    def _check_watchdog(self) -> None:
-        with self._lock:
-            expired = (
-                self._permitted.state is not SafetyState.STOP
-                and time.monotonic_ns() > self._deadline_ns
-            )
-            deadline = self._deadline_ns
-        if expired:
-            self._set(_stop("watchdog", int(Reason.OUTPUT_FAULT), deadline))
-
-    def _set(self, new: PermittedState) -> None:
-        with self._lock:
-            old = self._permitted
-            if new.same_permission(old):
-                if new.cause == "frame":  # keep sequence fresh without a callback
-                    self._permitted = replace(old, sequence=new.sequence)
-                elif new.cause != old.cause:  # same STOP, newer cause (e.g. two publishers)
-                    self._permitted = replace(old, cause=new.cause)
-                return
-            self._permitted = new
-        callback = self.on_change
-        if callback is not None:
-            try:
-                callback(new)
-            except Exception:  # a broken callback must not stop the watchdog
-                log.exception("on_change callback failed")
+                self.reject(
+                    ErrorKind.MASQUERADE,
+                    f"CURVE handshake failed ({event['value']})",
+                    time.monotonic_ns(),
+                    received=False,
+                )

@@ -7,6 +7,7 @@ written here; the pure rules are checked on their own first.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -47,7 +48,7 @@ def test_which_serial_ports_are_local() -> None:
 
 
 def check(
-    tmp_path: Path, state_input: dict, outputs: dict | None = None
+    tmp_path: Path, state_input: dict, outputs: dict | None = None, env: dict | None = None
 ) -> subprocess.CompletedProcess:
     data = yaml.safe_load((REPO / "zones" / "demo-cell.yaml").read_text())
     data["robots"][0]["state_input"] = state_input
@@ -57,7 +58,7 @@ def check(
     site.write_text(yaml.safe_dump(data))
     return subprocess.run(
         [sys.executable, "-m", "safetymon", "config", "check", str(site)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True, text=True, timeout=60, env=env,
     )  # fmt: skip
 
 
@@ -100,3 +101,35 @@ def test_an_unloadable_key_file_is_an_error(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "robots[0].state_input.curve_server_key_file" in result.stderr
     assert "key file not found" in result.stderr
+
+
+def test_a_dds_output_is_summarised_and_warned_beyond_this_host(tmp_path: Path) -> None:
+    local = {"endpoint": "tcp://127.0.0.1:5570"}
+    result = check(tmp_path, local, {"dds": {"domain_id": 7, "connection_id": 12}})
+    assert result.returncode == 0, result.stderr
+    assert (
+        "dds: ROS 2 domain 7, frames on /safetymon/safety_frame (std_msgs/UInt8MultiArray), "
+        "status on /safetymon/safety_status (diagnostic_msgs/DiagnosticStatus), connection 12, "
+        "50 Hz, unauthenticated, loopback only"
+    ) in result.stdout
+    assert "outputs.dds" not in result.stderr
+    result = check(
+        tmp_path, local, {"dds": {"domain_id": 7, "loopback_only": False, "status_topic": None}}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no status topic" in result.stdout and "reachable from the network" in result.stdout
+    assert "outputs.dds: the safety signal is published on ROS 2 DDS domain 7" in result.stderr
+    assert "WITHOUT AUTHENTICATION beyond this host" in result.stderr
+    assert "docs/ROS2.md" in result.stderr
+
+
+def test_a_dds_output_without_cyclonedds_is_an_error(tmp_path: Path) -> None:
+    """The monitor would refuse to start; config check says so first, naming outputs.dds (a
+    package on the path that fails to import stands for a machine without it)."""
+    broken = tmp_path / "broken" / "cyclonedds"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('cyclonedds is not installed')\n")
+    env = {**os.environ, "PYTHONPATH": f"{broken.parent}{os.pathsep}{REPO}"}
+    result = check(tmp_path, {"endpoint": "tcp://127.0.0.1:5570"}, {"dds": {}}, env=env)
+    assert result.returncode == 2, result.stdout
+    assert "outputs.dds: needs the Python package 'cyclonedds'" in result.stderr

@@ -202,3 +202,49 @@ def test_schema_lists_zone_types() -> None:
     text = str(schema)
     for kind in ("warning", "protective", "restricted", "envelope"):
         assert kind in text
+
+
+@pytest.mark.parametrize(
+    ("dds", "field", "fragment"),
+    [
+        ({"domain_id": 233}, "outputs.dds.domain_id", "233"),
+        ({"frame_topic": "safety frame"}, "outputs.dds.frame_topic", "'safety frame'"),
+        ({"status_topic": "/a//b"}, "outputs.dds.status_topic", "'/a//b'"),
+        ({"history_depth": 0}, "outputs.dds.history_depth", "0"),
+        ({"heartbeat_hz": 0}, "outputs.dds.heartbeat_hz", "0"),
+        ({"qos": "best_effort"}, "outputs.dds.qos", "best_effort"),
+        ({"status_topic": "safetymon/safety_frame"}, "outputs.dds", "must differ from frame_topic"),
+    ],
+)
+def test_dds_output_errors_name_field_and_value(dds: dict, field: str, fragment: str) -> None:
+    issues = issue_of(with_change(["outputs"], {"dds": dds}))
+    assert any(f == field and fragment in text for f, text in issues), issues
+
+
+def test_dds_output_defaults_are_loopback_reliable_and_distinct_topics() -> None:
+    config = parse_site_config(with_change(["outputs"], {"dds": {}}))
+    dds = config.outputs.dds
+    assert dds is not None and dds.loopback_only and dds.domain_id == 0
+    assert (dds.frame_topic, dds.status_topic) == (
+        "/safetymon/safety_frame", "/safetymon/safety_status"
+    )
+    assert dds.history_depth == 1 and dds.heartbeat_hz == 50.0
+
+
+def test_a_ros2_input_and_the_dds_output_must_join_a_domain_alike() -> None:
+    robot = {
+        "id": "arm1", "max_speed_mps": 1.0, "stopping": {"deceleration_mps2": 4.0},
+        "geometry": {"kind": "dh", "joints": [{"a_m": 0.4, "d_m": 0.1}]},
+        "state_input": {"kind": "ros2", "domain_id": 3, "joint_names": ["j1"]},
+    }  # fmt: skip
+    data = with_change(["robots"], [robot])
+    data["outputs"] = {"dds": {"domain_id": 3}}  # input: network (default), output: loopback
+    issues = issue_of(data)
+    assert any(
+        "outputs.dds.loopback_only (True) differs from robots[0].state_input.loopback_only "
+        "(False) on DDS domain 3" in text for _, text in issues
+    ), issues
+    data["outputs"] = {"dds": {"domain_id": 4}}  # another domain: fine
+    assert parse_site_config(data).outputs.dds is not None
+    data["outputs"] = {"dds": {"domain_id": 3, "loopback_only": False}}  # alike: fine
+    assert parse_site_config(data).outputs.dds is not None

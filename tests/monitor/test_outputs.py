@@ -75,3 +75,68 @@ def test_an_endpoint_in_use_refuses_start(tmp_path: Path) -> None:
             second.close()
     finally:
         first.close()
+
+
+def test_dds_output_reaches_the_dds_client_and_a_failure_is_a_fault() -> None:
+    """``outputs.dds`` beside ZeroMQ: each decision reaches a real ``DdsSafetyClient`` on a
+    loopback domain; a failing writer is a fault (the monitor's OUTPUT_FAULT STOP) while
+    the receiver's watchdog sees the silence; close sends STOP (SHUTDOWN) first."""
+    from tests.signals.dds_helpers import needs_dds, random_domain, wait_for
+
+    needs_dds()
+    from safetymon.config.outputs import DdsOutputConfig
+    from safetymon.signals.dds_client import DdsSafetyClient
+
+    domain = random_domain()
+    config = OutputsConfig(dds=DdsOutputConfig(domain_id=domain, connection_id=9))
+    with DdsSafetyClient(9, domain_id=domain, watchdog_s=0.5, same_clock=True) as client:
+        outputs = SignalOutputs.open(config)
+        try:
+            assert outputs.dds_output is not None
+            assert wait_for(lambda: client.matched_publishers >= 1, 20.0)
+
+            def decide(state: SafetyState, scale: float, reasons: int) -> bool:
+                outputs.send(state, scale, reasons)  # every cycle, as the decision loop does
+                return client.state is state
+
+            assert wait_for(lambda: decide(SafetyState.RUN, 1.0, 0), 20.0)
+            reasons = int(Reason.SEPARATION_WARNING)
+            assert wait_for(lambda: decide(SafetyState.SLOW, 0.4, reasons), 20.0)
+            assert client.speed_scale == pytest.approx(0.4, abs=1e-4)
+            assert client.reasons == reasons
+            assert outputs.faults() == []
+            outputs.close()
+            assert wait_for(lambda: client.state is SafetyState.STOP, 20.0)
+            assert client.reasons & Reason.SHUTDOWN and client.status.cause == "frame"
+        finally:
+            outputs.close()
+        # a writer that fails: fault, counted, never raised into the loop
+        outputs = SignalOutputs.open(config)
+        try:
+            assert wait_for(lambda: decide(SafetyState.RUN, 1.0, 0), 20.0)
+            outputs.dds_output._frame_writer.__del__()  # type: ignore[attr-defined]
+            assert wait_for(lambda: bool(outputs.faults()), 10.0)
+            assert any(f.startswith("dds output failing") for f in outputs.faults())
+            assert outputs.error_count >= 1
+            outputs.send(SafetyState.RUN, 1.0, 0)  # raises nothing
+            assert wait_for(lambda: client.state is SafetyState.STOP, 10.0)
+            assert client.status.cause == "watchdog"
+        finally:
+            outputs.close()
+
+
+def test_a_dds_output_on_a_domain_joined_otherwise_refuses_start() -> None:
+    """One process joins a DDS domain one way; an output that disagrees is refused (OSError
+    naming outputs.dds and the domain), never half opened."""
+    from tests.signals.dds_helpers import needs_dds, random_domain
+
+    needs_dds()
+    from safetymon.config.outputs import DdsOutputConfig
+    from safetymon.dds.domain import join_domain
+
+    domain = random_domain()
+    participant = join_domain(domain, loopback_only=True)  # e.g. the ros2 robot input
+    config = OutputsConfig(dds=DdsOutputConfig(domain_id=domain, loopback_only=False))
+    with pytest.raises(OSError, match=rf"outputs.dds \(domain {domain}\).*loopback_only"):
+        SignalOutputs.open(config)
+    participant.__del__()

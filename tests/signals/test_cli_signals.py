@@ -120,6 +120,14 @@ def test_subscribe_text_output_shows_watchdog_stop(tmp_path: Path) -> None:
             ["subscribe", "tcp://127.0.0.1:1", "--curve-server-key", "/nonexistent.key"],
             "/nonexistent.key",
         ),
+        (["subscribe"], "give ENDPOINT or --dds"),
+        (["subscribe", "tcp://127.0.0.1:1", "--dds"], "not both"),
+        (["subscribe", "--dds", "233"], "--dds DOMAIN must be 0..232, got 233"),
+        (["subscribe", "--dds", "--dds-topic", "a b"], "--dds-topic"),
+        (["subscribe", "--dds", "--curve-server-key", "x.key"], "--curve-server-key"),
+        (["publish", "--state", "RUN"], "give ENDPOINT or --dds"),
+        (["publish", "--dds", "-1", "--state", "RUN"], "--dds DOMAIN"),
+        (["publish", "--dds", "--state", "RUN", "--curve-secret-key", "k"], "--curve-secret-key"),
     ],
 )
 def test_invalid_input_exits_2_naming_option(
