@@ -33,7 +33,8 @@ def require_optional(available: bool, what: str) -> None:
 def with_published_robots(site: Path, folder: Path) -> Path:
     """A copy of the example ``site`` in ``folder`` with ``robots/`` beside it holding the
     published URDFs of ../shared/data/robots (links, by file name): the example sites name
-    ``robots/<file>.urdf``, which this project does not ship."""
+    ``robots/<file>.urdf``, which this project does not ship. The URDFs it does ship beside
+    the site (the demo humanoid's) are linked beside the copy."""
     folder.mkdir(parents=True, exist_ok=True)
     robots = folder / "robots"
     robots.mkdir(exist_ok=True)
@@ -41,6 +42,10 @@ def with_published_robots(site: Path, folder: Path) -> Path:
         link = robots / urdf.name
         if not link.exists():
             link.symlink_to(urdf)
+    for urdf in site.parent.glob("*.urdf"):
+        link = folder / urdf.name
+        if not link.exists():
+            link.symlink_to(urdf.resolve())
     copy = folder / site.name
     copy.write_text(site.read_text())
     return copy

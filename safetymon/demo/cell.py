@@ -19,7 +19,7 @@ from safetymon.monitor.app import CycleListener, Monitor, MonitorParts
 from safetymon.perception.sources import FrameSource
 from safetymon.sim.camera import SimCamera
 from safetymon.sim.cell import DemoScene, demo_camera
-from safetymon.sim.live import SimController
+from safetymon.sim.live import SimCellSource, SimController
 from safetymon.sim.render import CellRenderer
 
 
@@ -76,6 +76,36 @@ class DemoParts:
     def connection_id(self) -> int:
         """Connection id of the safety output the controller subscribes to."""
         return self.config.outputs.zmq.connection_id if self.config.outputs.zmq else 1
+
+    @property
+    def duration_s(self) -> float:
+        """The script's length, seconds."""
+        return self.scene.duration_s
+
+    @property
+    def extra_files(self) -> tuple[Path, ...]:
+        """Files the site names beside it (none: the arm sends its capsules)."""
+        return ()
+
+    def frame_source(self, fps: float) -> SimCellSource:
+        """The rendered camera of this cell (not started)."""
+        return SimCellSource(
+            self.renderer, self.controller, fps=fps,
+            max_frame_age_s=self.config.cameras[0].max_frame_age_s,
+        )  # fmt: skip
+
+    def start(self, safety_endpoint: str, run_s: float) -> None:
+        """Start the simulated controller on the monitor's safety output (``run_s``, the
+        run's length in seconds, is not needed: it runs until `stop`)."""
+        self.controller.start(safety_endpoint, self.connection_id)
+
+    def stop(self) -> None:
+        """Stop the simulated controller."""
+        self.controller.stop()
+
+    def robot_report(self) -> None:
+        """The arm keeps no record of its own (the controller's client is in this process)."""
+        return None
 
     @classmethod
     def prepare(cls, site_file: Path, out_dir: Path) -> DemoParts:

@@ -1,10 +1,12 @@
-"""What the demo keeps of a run: the annotated video and the history the floor plan draws.
+"""What the demo keeps of a run: the annotated video, the history the floor plan draws and
+the decision's state changes.
 
-`DemoRecorder` runs its own thread: whenever the camera worker has processed a new frame it
-draws the detections and the newest decision on it (`safetymon.monitor.annotate`) and hands
-it to the video writer, and it samples the tracks, the scripted people's true positions and
-the state for the floor plan. It only reads the monitor; it never holds a lock the decision
-loop waits on for longer than a copy.
+`StateTimeline` keeps each change of the decision's state (the run's RUN / SLOW / STOP
+sequence, for ``summary.json``). `DemoRecorder` runs its own thread: whenever the camera
+worker has processed a new frame it draws the detections and the newest decision on it
+(`safetymon.monitor.annotate`) and hands it to the video writer, and it samples the tracks,
+the scripted people's true positions and the state for the floor plan. It only reads the
+monitor; it never holds a lock the decision loop waits on for longer than a copy.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import numpy as np
 
 from safetymon.monitor.annotate import annotate_frame
 from safetymon.monitor.app import Monitor
+from safetymon.monitor.decision_loop import CycleRecord
 from safetymon.safety.decision import Decision
 from safetymon.signals.frame import SafetyState
-from safetymon.sim.live import SimCellSource
+from safetymon.sim.live import RenderedCameraSource
 from safetymon.sim.render import write_video
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,58 @@ class PlanSample:
     state: SafetyState
     tracks: np.ndarray
     truth: np.ndarray
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """The decision changed state.
+
+    Attributes:
+        time_s: monotonic time of the cycle, seconds.
+        state: the new state.
+        speed_scale: its speed scale, 0..1.
+        reasons: its reason names.
+    """
+
+    time_s: float
+    state: SafetyState
+    speed_scale: float
+    reasons: tuple[str, ...]
+
+
+class StateTimeline:
+    """A decision-loop listener keeping every change of the decision's state.
+
+    Args:
+        source: the rendered camera (its scene clock).
+    """
+
+    def __init__(self, source: RenderedCameraSource) -> None:
+        self.source = source
+        self.changes: list[StateChange] = []
+        self._last: SafetyState | None = None
+
+    def __call__(self, record: CycleRecord) -> None:
+        """Note the cycle's state if it differs from the previous cycle's."""
+        decision = record.decision
+        if decision.state is self._last:
+            return
+        self._last = decision.state
+        self.changes.append(StateChange(
+            decision.time_s, decision.state, float(decision.speed_scale),
+            tuple(decision.reason_names),
+        ))  # fmt: skip
+
+    def as_dicts(self) -> list[dict[str, object]]:
+        """JSON form of the changes, in order, in scene seconds (0: the camera's first frame;
+        negative: while the monitor was starting)."""
+        start = self.source.started_s
+        return [
+            {"scene_s": round(c.time_s - start, 3) if start is not None else None,
+             "state": c.state.name, "speed_scale": round(c.speed_scale, 3),
+             "reasons": list(c.reasons)}
+            for c in list(self.changes)
+        ]  # fmt: skip
 
 
 @dataclass
@@ -68,7 +123,7 @@ class DemoRecorder:
     def __init__(
         self,
         monitor: Monitor,
-        source: SimCellSource,
+        source: RenderedCameraSource,
         camera_id: str,
         video_path: Path,
         fps: float,

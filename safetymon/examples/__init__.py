@@ -16,8 +16,12 @@ NAMES = (
     "warehouse-aisle.yaml",
     "ur5e-cell.yaml",
     "humanoid-counter.yaml",
+    "demo-humanoid-counter.yaml",
 )
 """The example site files."""
+ROBOT_FILES = ("demo-humanoid.urdf",)
+"""Robot descriptions the example sites name beside them (the demo humanoid's URDF, written
+for safetymon; the published robots' URDFs are not shipped)."""
 MODELS_MANIFEST = "models-manifest.yaml"
 """The model manifest template (no models listed; ``models/manifest.yaml`` once copied)."""
 
@@ -28,15 +32,15 @@ def example_path(name: str) -> Path:
     Raises:
         ValueError: not an example's name.
     """
-    if name not in (*NAMES, MODELS_MANIFEST):
+    if name not in (*NAMES, *ROBOT_FILES, MODELS_MANIFEST):
         raise ValueError(f"no example site {name!r}; the examples are {', '.join(NAMES)}")
     return Path(str(files(__name__) / name))
 
 
 def copy_examples(out_dir: Path, *, overwrite: bool = False) -> list[Path]:
-    """Copy every example site into ``out_dir`` (created) and the model manifest template to
-    ``out_dir/models/manifest.yaml`` (where the monitor looks first: the site file's folder's
-    ``models``); return the files written.
+    """Copy every example site and the robot files they name into ``out_dir`` (created) and
+    the model manifest template to ``out_dir/models/manifest.yaml`` (where the monitor looks
+    first: the site file's folder's ``models``); return the files written.
 
     Raises:
         FileExistsError: a file of that name exists there and ``overwrite`` is False
@@ -44,8 +48,8 @@ def copy_examples(out_dir: Path, *, overwrite: bool = False) -> list[Path]:
         OSError: the folder or a file cannot be written.
     """
     out = Path(out_dir)
-    sources = [*NAMES, MODELS_MANIFEST]
-    targets = [*(out / name for name in NAMES), out / "models" / "manifest.yaml"]
+    sources = [*NAMES, *ROBOT_FILES, MODELS_MANIFEST]
+    targets = [*(out / name for name in (*NAMES, *ROBOT_FILES)), out / "models" / "manifest.yaml"]
     existing = [str(t) for t in targets if t.exists()]
     if existing and not overwrite:
         raise FileExistsError(f"{', '.join(existing)} exists (--force replaces it)")

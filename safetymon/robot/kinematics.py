@@ -320,6 +320,13 @@ class UrdfChain:
         """``q`` clipped to the limits."""
         return np.clip(q, self.lower, self.upper)
 
+    @property
+    def capsule_frames(self) -> list[str]:
+        """The frame each capsule's first end is fixed to, in `capsules` order: a link name,
+        or ``collision:<link>/<i>`` for a capsule around a collision shape (a renderer
+        colours the robot's parts by it)."""
+        return [a_frame for a_frame, _, _, _ in self._ends]
+
     def _compile(self, tree: UrdfTree, links: list[str]) -> None:
         """Index arrays for `UrdfTree.poses_array`: joint values, mimics, capsule frames
         (a collision frame is its link's pose times the shape's fixed origin)."""

@@ -8,7 +8,9 @@ on the real robot-state interface (JSON over ZeroMQ, ``hw/ROBOT_STATE.md``).
 
 `SimCellSource` plays the camera: it renders the scripted scene (people on their paths, the
 arm where the controller has moved it) at a fixed frame rate and hands out the newest frame
-like `CameraSource` does (`safetymon.perception.sources.FrameSource`).
+like `CameraSource` does (`safetymon.perception.sources.FrameSource`). Its timing, scene
+clock and ground truth are `RenderedCameraSource`'s, which the humanoid counter's camera
+(`safetymon.sim.counter_live.CounterCellSource`) shares.
 
 Scene time starts at 0 when `SimCellSource.start` is called. Floor frame: metres.
 """
@@ -19,6 +21,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -29,6 +32,7 @@ from safetymon.robot.sim import ZmqStateSender
 from safetymon.signals.client import SafetyClient
 from safetymon.signals.frame import SafetyState
 from safetymon.sim.cell import DemoScene, SceneState
+from safetymon.sim.people import PersonPose
 from safetymon.sim.render import CellRenderer
 
 
@@ -197,37 +201,38 @@ def _rows(array: np.ndarray) -> list[tuple[float, float, float]]:
     return [(float(x), float(y), float(z)) for x, y, z in np.asarray(array, dtype=np.float64)]
 
 
-class SimCellSource(NewestFrame):
-    """The rendered camera of the demo cell, a `FrameSource` for the monitor.
+class SceneWithPeople(Protocol):
+    """What a rendered camera keeps of each frame's scene: its time and its people."""
+
+    time_s: float
+    people: tuple[PersonPose, ...]
+
+
+class RenderedCameraSource(NewestFrame):
+    """A rendered camera playing a scripted scene in real time, a `FrameSource` for the monitor.
+
+    Subclasses say what the scene looks like at an instant (`_frame`); this class keeps the
+    frame rate, the scene clock and the newest frame's ground truth.
 
     Args:
-        renderer: the cell renderer (scene and camera).
-        controller: where the arm is (None: the arm stands still at phase 0).
         fps: frames per second.
         duration_s: scene seconds after which the source ends (a fault, like a file ending),
-            or None to loop past the script's end with an empty cell.
+            or None to loop past the script's end.
         max_frame_age_s: age beyond which `status` reports a stall.
     """
 
     def __init__(
-        self,
-        renderer: CellRenderer,
-        controller: SimController | None,
-        fps: float = 15.0,
-        duration_s: float | None = None,
-        max_frame_age_s: float = 0.3,
+        self, fps: float = 15.0, duration_s: float | None = None, max_frame_age_s: float = 0.3
     ) -> None:
         super().__init__(max_frame_age_s)
-        self.renderer = renderer
-        self.controller = controller
         self.period_s = 1.0 / fps
         self.duration_s = duration_s
-        self._state: SceneState | None = None
+        self._state: SceneWithPeople | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.started_s: float | None = None
 
-    def start(self) -> SimCellSource:
+    def start(self) -> RenderedCameraSource:
         """Start rendering in real time (scene time 0 is now)."""
         self.started_s = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="sim-camera", daemon=True)
@@ -244,10 +249,15 @@ class SimCellSource(NewestFrame):
         """Scene seconds at monotonic ``monotonic_s``."""
         return monotonic_s - (self.started_s or monotonic_s)
 
-    def latest_state(self) -> SceneState | None:
+    def latest_state(self) -> SceneWithPeople | None:
         """Ground truth of the newest frame (the demo's video and plan use it)."""
         with self._lock:
             return self._state
+
+    def _frame(self, now_s: float, scene_s: float) -> tuple[np.ndarray, SceneWithPeople]:
+        """The image and ground truth of the scene at scene time ``scene_s`` (monotonic
+        ``now_s``)."""
+        raise NotImplementedError
 
     def _run(self) -> None:
         try:
@@ -268,15 +278,49 @@ class SimCellSource(NewestFrame):
             if self.duration_s is not None and scene_s > self.duration_s:
                 self._set_fault("ended: the demo script is over")
                 return
-            if self.controller is not None:
-                arm = self.controller.arm_at(now)
-                state = self.renderer.scene.state_at(scene_s, arm.phase_rad, arm.speed_scale)
-            else:
-                state = self.renderer.scene.state_at(scene_s)
-            image = self.renderer.render(state)
+            image, state = self._frame(now, scene_s)
             captured = now  # the instant the scene was sampled: the shutter
             with self._lock:
                 self._state = state
             self._publish(image, captured)
             late = int((time.monotonic() - self.started_s) / self.period_s)
             index = max(index + 1, late)  # skip frames rather than fall behind real time
+
+
+class SimCellSource(RenderedCameraSource):
+    """The rendered camera of the demo cell, a `FrameSource` for the monitor.
+
+    Args:
+        renderer: the cell renderer (scene and camera).
+        controller: where the arm is (None: the arm stands still at phase 0).
+        fps: frames per second.
+        duration_s: scene seconds after which the source ends (a fault, like a file ending),
+            or None to loop past the script's end with an empty cell.
+        max_frame_age_s: age beyond which `status` reports a stall.
+    """
+
+    def __init__(
+        self,
+        renderer: CellRenderer,
+        controller: SimController | None,
+        fps: float = 15.0,
+        duration_s: float | None = None,
+        max_frame_age_s: float = 0.3,
+    ) -> None:
+        super().__init__(fps, duration_s, max_frame_age_s)
+        self.renderer = renderer
+        self.controller = controller
+
+    def latest_state(self) -> SceneState | None:
+        """Ground truth of the newest frame (the demo's video and plan use it)."""
+        state = super().latest_state()
+        assert state is None or isinstance(state, SceneState)
+        return state
+
+    def _frame(self, now_s: float, scene_s: float) -> tuple[np.ndarray, SceneState]:
+        if self.controller is not None:
+            arm = self.controller.arm_at(now_s)
+            state = self.renderer.scene.state_at(scene_s, arm.phase_rad, arm.speed_scale)
+        else:
+            state = self.renderer.scene.state_at(scene_s)
+        return self.renderer.render(state), state

@@ -255,10 +255,22 @@ class CellRenderer:
             self._draw_prism(image, labels, foot, label)
         self._draw_capsules(image, labels, shape.capsules, label)
 
-    def _draw_table(self, image: np.ndarray, labels: np.ndarray | None, table: Table) -> None:
-        corners = table.corners()
+    def _draw_box(
+        self,
+        image: np.ndarray,
+        labels: np.ndarray | None,
+        box: Table,
+        colour: BGR = (190, 185, 180),
+        label: int = LABEL_TABLE,
+    ) -> np.ndarray | None:
+        """Draw the faces of a box standing on the floor that face the camera (flat shaded).
+
+        Returns its corners' pixels (8, 2) (floor corners, then top corners), or None when
+        part of it is behind the camera (then nothing is drawn).
+        """
+        corners = box.corners()
         if np.any(self.camera.depth(corners) < _NEAR_M):
-            return
+            return None
         uv = self.camera.project(corners)
         faces = (  # (corner indices, outward normal, brightness)
             ((0, 1, 5, 4), (0.0, -1.0, 0.0), 0.62),
@@ -272,10 +284,16 @@ class CellRenderer:
             if float(np.dot(normal, self.camera.position - centre)) <= 0:
                 continue
             poly = np.round(uv[list(indices)] * _ONE).astype(np.int32)
-            colour = self._shade(_scaled((190, 185, 180), brightness), uv[list(indices)].mean(0))
-            cv2.fillConvexPoly(image, poly, colour, cv2.LINE_AA, _SHIFT)
+            shade = self._shade(_scaled(colour, brightness), uv[list(indices)].mean(0))
+            cv2.fillConvexPoly(image, poly, shade, cv2.LINE_AA, _SHIFT)
             if labels is not None:
-                cv2.fillConvexPoly(labels, poly, LABEL_TABLE, cv2.LINE_8, _SHIFT)
+                cv2.fillConvexPoly(labels, poly, label, cv2.LINE_8, _SHIFT)
+        return uv
+
+    def _draw_table(self, image: np.ndarray, labels: np.ndarray | None, table: Table) -> None:
+        uv = self._draw_box(image, labels, table)
+        if uv is None:
+            return
         # the arm's base plate, bolted to the table top (static: part of the reference)
         base = self.scene.arm.base
         angles = np.linspace(0.0, 2.0 * math.pi, 24, endpoint=False)

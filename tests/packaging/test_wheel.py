@@ -10,6 +10,7 @@ the editable install of the checkout stays out of sight and `safetymon` is the w
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import site
@@ -43,6 +44,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     names = zipfile.ZipFile(wheel).namelist()
     for needed in ("safetymon/examples/demo-cell.yaml", "safetymon/examples/models-manifest.yaml",
                    "safetymon/examples/verification-plan.yaml",
+                   "safetymon/examples/demo-humanoid-counter.yaml",
+                   "safetymon/examples/demo-humanoid.urdf",
                    "safetymon/web/static/index.html", "safetymon/py.typed"):  # fmt: skip
         assert needed in names, needed
     venv = root / "venv"
@@ -85,9 +88,41 @@ def test_demo_runs_from_another_folder(installed: Path, tmp_path: Path) -> None:
          "--no-status"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
+    # Four seconds usually hold the script's first SLOW and the start-up STOP (exit 0); on a
+    # loaded machine the SLOW may come later, and the demo then says the run was too short
+    # (exit 1). Either way the installed package ran the monitor and wrote its outputs.
+    too_short = "did not record both a SLOW and a STOP" in done.stderr
+    assert done.returncode == 0 or (done.returncode == 1 and too_short), done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
     assert (tmp_path / "out" / "evidence.db").is_file()
     assert (tmp_path / "out" / "demo-cell.yaml").is_file()  # the run's own copy of the site
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["states"], "the monitor made no decision"
+
+
+@pytest.mark.slow
+def test_humanoid_demo_runs_from_another_folder(installed: Path, tmp_path: Path) -> None:
+    """The humanoid scenario from the wheel: its site and URDF are package data and its
+    simulated robot process starts from the installed package. Eight seconds are too short
+    for the script's SLOW and STOP (exit 1, saying so); the robot walked and kept its record."""
+    if importlib.util.find_spec("cyclonedds") is None:
+        pytest.skip("the humanoid demo needs cyclonedds (tested where it is installed)")
+    done = subprocess.run(
+        [str(installed), "-m", "safetymon", "demo", "--scenario", "humanoid-counter",
+         "--out", "out", "--duration", "8", "--no-status", "--zmq", "tcp://127.0.0.1:0",
+         "--ros2-domain", "60"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "did not record both a SLOW and a STOP" in done.stderr
+    out = tmp_path / "out"
+    assert (out / "evidence.db").is_file() and (out / "demo-humanoid.urdf").is_file()
+    summary = json.loads((out / "summary.json").read_text())
+    assert "RUN" in [change["state"] for change in summary["states"]]
+    spans = summary["robot"]["spans"]
+    assert any(span["state"] == "RUN" and span["max_scale"] == 1.0 for span in spans)
+    log = (out / "humanoid-robot.log").read_text()
+    assert "humanoid1 on DDS domain 60" in log and "sent" in log
 
 
 def test_zones_examples_copies_the_sites_out(installed: Path, tmp_path: Path) -> None:
@@ -95,8 +130,9 @@ def test_zones_examples_copies_the_sites_out(installed: Path, tmp_path: Path) ->
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     copied = sorted(p.name for p in (tmp_path / "sites").iterdir())
-    assert copied == ["demo-cell.yaml", "humanoid-counter.yaml", "models",
-                      "service-counter.yaml", "ur5e-cell.yaml", "warehouse-aisle.yaml"]
+    assert copied == ["demo-cell.yaml", "demo-humanoid-counter.yaml", "demo-humanoid.urdf",
+                      "humanoid-counter.yaml", "models", "service-counter.yaml", "ur5e-cell.yaml",
+                      "warehouse-aisle.yaml"]
     manifest = tmp_path / "sites" / "models" / "manifest.yaml"
     assert manifest.read_text() == (REPO / "models" / "manifest.yaml").read_text()
     assert (tmp_path / "sites" / "demo-cell.yaml").read_text() == (
@@ -104,11 +140,12 @@ def test_zones_examples_copies_the_sites_out(installed: Path, tmp_path: Path) ->
     ).read_text()
     again = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert again.returncode == 2 and "--force" in again.stderr
-    check = subprocess.run(
-        [str(installed), "-m", "safetymon", "config", "check", "sites/demo-cell.yaml"],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
-    )  # fmt: skip
-    assert check.returncode == 0, check.stderr
+    for example in ("sites/demo-cell.yaml", "sites/demo-humanoid-counter.yaml"):  # + its URDF
+        check = subprocess.run(
+            [str(installed), "-m", "safetymon", "config", "check", example],
+            capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        )  # fmt: skip
+        assert check.returncode == 0, check.stderr
 
 
 def test_models_folder_beside_the_site_file_comes_first(tmp_path: Path) -> None:
