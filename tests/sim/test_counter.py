@@ -55,12 +55,22 @@ class Cycle:
     humanoid_scale: float
 
 
+def in_view(config: SiteConfig, floor_xy: np.ndarray) -> bool:
+    """Whether the camera sees a person's feet at ``floor_xy`` (floor frame, metres): only
+    those can be detected, so a person first counts where they come into view."""
+    camera = config.cameras[0]
+    assert camera.floor_homography is not None and camera.image_size is not None
+    u, v, w = np.linalg.inv(np.asarray(camera.floor_homography)) @ [*floor_xy, 1.0]
+    width, height = camera.image_size
+    return bool(w > 0 and 0 <= u / w < width and 0 <= v / w < height)
+
+
 def ground_truth_run(
     config: SiteConfig, scene: CounterScene, body: HumanoidBody, frame_age_s: float
 ) -> list[Cycle]:
-    """The script through the real decision engine: true people (0.3 m radius, 0.15 m
-    uncertainty), the humanoid walking as permitted (one cycle late, as over the wire), the
-    camera's frames ``frame_age_s`` old."""
+    """The script through the real decision engine: true people in the camera's view (0.3 m
+    radius, 0.15 m uncertainty), the humanoid walking as permitted (one cycle late, as over
+    the wire), the camera's frames ``frame_age_s`` old."""
     robot = config.robots[0]
     engine = DecisionEngine(compile_site(config, {config.cameras[0].id: 0.0}))
     memory = engine.initial_memory(0.0)
@@ -77,7 +87,7 @@ def ground_truth_run(
             robot.id, 0.02, floor.a, floor.b, floor.radius_m, floor.vel_a, floor.vel_b,
             base_xy=floor.base_xy, base_velocity=floor.base_velocity,
         )  # fmt: skip
-        people = scene.state_at(time_s, None).people
+        people = [p for p in scene.state_at(time_s, None).people if in_view(config, p.xy)]
         humans = HumanBatch.build(
             [p.track_id for p in people], [p.xy for p in people], [p.velocity for p in people],
             [0.3] * len(people), [0.15] * len(people),
