@@ -34,7 +34,7 @@ WHOLE_SITE = "*"
 """Robot column of a site without robots."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decider:
     """A record that decides a criterion (``note`` says why, e.g. ``latency 182.0 ms``)."""
 
@@ -141,7 +141,12 @@ def _rate(
     group: Group, name: str, threshold: float, chosen: Callable[[EpisodeFact], bool], what: str
 ) -> CriterionResult:
     stops = [e for e in group.episodes if e.is_stop and not e.continues and chosen(e)]
-    deciding = [_decider(e, f"{e.category} STOP, {e.duration_s:.1f} s") for e in stops]
+    notes: dict[tuple[str, str], str] = {}  # one text per value: a fleet repeats them
+    deciding = [
+        _decider(e, notes.setdefault((e.category, e.duration_s.hex()),
+                                     f"{e.category} STOP, {e.duration_s:.1f} s"))
+        for e in stops
+    ]  # fmt: skip
     if group.hours <= 0:
         return _result(
             group,
@@ -187,7 +192,11 @@ def availability(group: Group, minimum_percent: float) -> CriterionResult:
     """100 × (1 − STOP episode time / operating time) ≥ ``minimum_percent`` (floored at 0)."""
     name = "availability_min_percent"
     stops = sorted(group.site_stops, key=lambda e: -e.duration_s)
-    deciding = [_decider(e, f"STOP for {e.duration_s:.1f} s") for e in stops]
+    notes: dict[str, str] = {}  # one text per duration (bits: -0.0 apart): a fleet repeats them
+    deciding = [
+        _decider(e, notes.setdefault(e.duration_s.hex(), f"STOP for {e.duration_s:.1f} s"))
+        for e in stops
+    ]
     if group.hours <= 0:
         return _result(
             group,

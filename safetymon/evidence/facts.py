@@ -10,7 +10,8 @@ distances metres.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import sys
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ UNKNOWN_SITE = "(no run_start)"
 """Site of episodes recorded before any ``run_start`` record of their store."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunFact:
     """One monitor run of a store."""
 
@@ -40,7 +41,7 @@ class RunFact:
     """True when a ``run_stop`` record ended it (False: the monitor died)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EpisodeFact:
     """One episode record, with where it sits in the chain and in which run."""
 
@@ -142,16 +143,38 @@ def _close(store_id: str, run: _OpenRun, stopped: bool) -> RunFact:
     )
 
 
-def _number(payload: dict[str, Any], key: str) -> float | None:
+class _Shared:
+    """One object per distinct value (zone sets, robot tuples, kinds...): a fleet's millions
+    of episodes repeat a handful of them, and each record's JSON gives a fresh copy."""
+
+    def __init__(self) -> None:
+        self._values: dict[Hashable, Any] = {}
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return sys.intern(value)
+        if isinstance(value, float):  # keyed by its bits: 0.0 and -0.0 stay apart, NaN works
+            return self._values.setdefault(("float", value.hex()), value)
+        return self._values.setdefault(value, value)
+
+
+def _number(payload: dict[str, Any], key: str, shared: _Shared | None = None) -> float | None:
     value = payload.get(key)
-    return None if value is None else float(value)
+    if value is None:
+        return None
+    return float(value) if shared is None else shared(float(value))
 
 
 def _episode(
-    store_id: str, rec: StoredRecord, payload: dict[str, Any], run: _OpenRun | None
+    store_id: str,
+    rec: StoredRecord,
+    payload: dict[str, Any],
+    run: _OpenRun | None,
+    shared: _Shared | None = None,
 ) -> EpisodeFact:
-    zones = frozenset(str(z) for z in payload.get("zones") or [])
-    reasons = frozenset(str(r) for r in payload.get("reasons") or [])
+    one = shared or _Shared()
+    zones = one(frozenset(str(z) for z in payload.get("zones") or []))
+    reasons = one(frozenset(str(r) for r in payload.get("reasons") or []))
     protective = "PROTECTIVE_ZONE" in reasons or bool(run and zones & run.protective)
     start_utc = str(payload.get("start_utc") or rec.time_utc)
     closest = payload.get("closest_robot_id")
@@ -164,18 +187,18 @@ def _episode(
         run_id=run.run_id if run else None,
         episode_id=str(payload.get("episode_id", "")),
         continues=payload.get("continues_episode_id") is not None,
-        kind=str(payload.get("kind", "")),
-        category=str(payload.get("category", "")),
+        kind=one(str(payload.get("kind", ""))),
+        category=one(str(payload.get("category", ""))),
         start_utc=start_utc,
         start_s=epoch_s(start_utc),
-        duration_s=float(payload.get("duration_s") or 0.0),
+        duration_s=one(float(payload.get("duration_s") or 0.0)),
         reasons=reasons,
         zones=zones,
-        robot_ids=tuple(str(r) for r in payload.get("robot_ids") or []),
-        closest_robot_id=None if closest is None else str(closest),
+        robot_ids=one(tuple(one(str(r)) for r in payload.get("robot_ids") or [])),
+        closest_robot_id=None if closest is None else one(str(closest)),
         min_distance_m=_number(payload, "min_distance_m"),
-        protective_separation_m=_number(payload, "protective_separation_m"),
-        reaction_latency_s=_number(payload, "reaction_latency_s"),
+        protective_separation_m=_number(payload, "protective_separation_m", one),
+        reaction_latency_s=_number(payload, "reaction_latency_s", one),
         snapshots=tuple(s for s in payload.get("snapshots") or [] if isinstance(s, dict)),
         protective_zone=protective,
     )
@@ -184,6 +207,7 @@ def _episode(
 def store_facts(store_id: str, records: Iterable[StoredRecord]) -> StoreFacts:
     """Runs and episodes of one store from its records (``seq`` order)."""
     facts = StoreFacts(store_id)
+    shared = _Shared()
     run: _OpenRun | None = None
     for rec in records:
         now = epoch_s(rec.time_utc)
@@ -195,7 +219,9 @@ def store_facts(store_id: str, records: Iterable[StoredRecord]) -> StoreFacts:
         if run is not None:
             run.last_s, run.last_seq, run.last_utc = now, rec.seq, rec.time_utc
         if rec.kind == EPISODE:
-            facts.episodes.append(_episode(store_id, rec, json.loads(rec.body)["payload"], run))
+            facts.episodes.append(
+                _episode(store_id, rec, json.loads(rec.body)["payload"], run, shared)
+            )
         elif rec.kind == RUN_STOP and run is not None:
             facts.runs.append(_close(store_id, run, stopped=True))
             run = None

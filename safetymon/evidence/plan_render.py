@@ -17,6 +17,8 @@ import html
 import io
 import json
 import re
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from safetymon.evidence.criteria import CriterionResult
@@ -97,8 +99,41 @@ def result_dict(result: CriterionResult) -> dict[str, Any]:
     }
 
 
-def render_json(report: PlanReport) -> str:
-    """The JSON document (UTF-8 text, keys in a fixed order)."""
+class _Streamed(list):  # type: ignore[type-arg]
+    """A list to ``json`` that yields its items from ``make()`` when encoded, so a result
+    with millions of deciding records is never held as JSON-ready dicts. Only for the
+    pure-Python encoder (``indent`` set, ``iterencode``), which iterates lists."""
+
+    def __init__(self, size: int, make: Callable[[], Iterator[Any]]) -> None:
+        super().__init__()
+        self._size, self._make = size, make
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._make()
+
+
+def _deciding_dicts(result: CriterionResult) -> Iterator[dict[str, Any]]:
+    for d in result.deciding:
+        yield {
+            "store_id": d.store_id,
+            "seq": d.seq,
+            "time_utc": d.time_utc,
+            "episode_id": d.episode_id,
+            "note": d.note,
+        }
+
+
+def _streamed_result(result: CriterionResult) -> dict[str, Any]:
+    data = result_dict(replace(result, deciding=()))
+    data["deciding"] = _Streamed(len(result.deciding), lambda: _deciding_dicts(result))
+    return data
+
+
+def iter_json(report: PlanReport) -> Iterator[str]:
+    """The JSON document in pieces (``render_json``'s text; memory: one piece at a time)."""
     data = {
         "plan": report.plan.plan,
         "plan_file": report.plan_file,
@@ -107,17 +142,25 @@ def render_json(report: PlanReport) -> str:
         "software_version": software_version(),
         "verdict": report.verdict,
         "chains": [chain.__dict__ for chain in report.chains],
-        "results": [result_dict(r) for r in report.results],
+        "results": _Streamed(
+            len(report.results), lambda: (_streamed_result(r) for r in report.results)
+        ),
     }
-    return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+    yield from json.JSONEncoder(indent=1, ensure_ascii=False).iterencode(data)
+    yield "\n"
 
 
-def render_csv(report: PlanReport) -> str:
-    """The CSV table: one row per result, deciding records as ``store:seq`` joined by ``;``."""
+def render_json(report: PlanReport) -> str:
+    """The JSON document (UTF-8 text, keys in a fixed order)."""
+    return "".join(iter_json(report))
+
+
+def iter_csv(report: PlanReport, rows_per_piece: int = 100) -> Iterator[str]:
+    """The CSV table in pieces of ``rows_per_piece`` results (``render_csv``'s text)."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    for r in report.results:
+    for number, r in enumerate(report.results, start=1):
         writer.writerow(
             [
                 r.scenario,
@@ -134,7 +177,16 @@ def render_csv(report: PlanReport) -> str:
                 ";".join(f"{d.store_id}:{d.seq}" for d in r.deciding),
             ]
         )
-    return buffer.getvalue()
+        if number % rows_per_piece == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def render_csv(report: PlanReport) -> str:
+    """The CSV table: one row per result, deciding records as ``store:seq`` joined by ``;``."""
+    return "".join(iter_csv(report))
 
 
 def _chain_rows(report: PlanReport) -> list[str]:

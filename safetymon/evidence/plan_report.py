@@ -1,6 +1,7 @@
 """The report against a verification plan: read a source, evaluate, write HTML, CSV and JSON.
 
-``build_plan_report`` reads every store of an ``EvidenceSource`` once (facts, chain status),
+``build_plan_report`` reads every store of an ``EvidenceSource`` once (facts, chain status; a
+source with ``verified_records``, the central copy, verifies and reads in the same walk),
 evaluates the plan (``criteria.evaluate``) and gathers what the pages show: the deciding
 episodes with their snapshot bytes and, per scenario, the plot data of the plain report
 (``report.plots``). ``write_plan_report`` renders (``plan_render``) and writes each file
@@ -9,7 +10,8 @@ atomically.
 
 from __future__ import annotations
 
-from collections import Counter
+import bisect
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +22,7 @@ from safetymon.evidence.criteria import CriterionResult, evaluate, groups, overa
 from safetymon.evidence.facts import EpisodeFact, StoreFacts, store_facts
 from safetymon.evidence.metrics import EpisodeArrays, Metrics
 from safetymon.evidence.plan import VerificationPlan
-from safetymon.evidence.snapshots import write_atomic
+from safetymon.evidence.snapshots import write_atomic, write_atomic_chunks
 from safetymon.evidence.sources import ChainStatus, EvidenceSource
 
 MAX_EPISODES_SHOWN = 200
@@ -93,9 +95,15 @@ def build_plan_report(
     """Read, verify and evaluate (pure evaluation; I/O only through ``source``)."""
     chains: list[ChainStatus] = []
     stores: list[StoreFacts] = []
+    walk = getattr(source, "verified_records", None)
     for store_id in source.store_ids():
-        chains.append(source.chain_status(store_id))
-        stores.append(store_facts(store_id, source.records(store_id)))
+        if walk is not None:  # the central copy: verify and read in one walk
+            done: list[ChainStatus] = []
+            stores.append(store_facts(store_id, walk(store_id, done.append)))
+            chains.extend(done)
+        else:
+            chains.append(source.chain_status(store_id))
+            stores.append(store_facts(store_id, source.records(store_id)))
     results = evaluate(plan, stores, since=since, until=until)
     report = PlanReport(
         plan=plan,
@@ -106,12 +114,16 @@ def build_plan_report(
         results=results,
         verdict=overall(results, all(c.ok for c in chains)),
     )
-    index = {(e.store_id, e.seq): e for s in stores for e in s.episodes}
-    seen: Counter[tuple[str, int]] = Counter()
-    for result in results:
-        for d in result.deciding:
-            seen[(d.store_id, d.seq)] += 1
-    for key in sorted(seen)[:MAX_EPISODES_SHOWN]:
+    shown = _first_keys(
+        ((d.store_id, d.seq) for result in results for d in result.deciding), MAX_EPISODES_SHOWN
+    )
+    index = {
+        (e.store_id, e.seq): e
+        for s in stores
+        for e in s.episodes
+        if (e.store_id, e.seq) in shown
+    }
+    for key in sorted(shown):
         episode = index.get(key)
         if episode is None:
             continue
@@ -119,17 +131,35 @@ def build_plan_report(
         for ref in episode.snapshots:
             file = str(ref.get("file", ""))
             report.snapshots[(episode.store_id, file)] = source.snapshot(episode.store_id, file)
+    in_order = sorted(stores, key=lambda s: s.store_id)
     for scenario in plan.scenarios:
         parts = groups(scenario, stores, since=since, until=until)
-        chosen = {(e.store_id, e.seq): e for g in parts for e in g.episodes}
+        member = {id(e) for g in parts for e in g.episodes}  # facts are not copied: by object
+        chosen = [e for s in in_order for e in s.episodes if id(e) in member]  # (store, seq)
+        del member
         per_site: dict[str, float] = {}
         for g in parts:  # every robot of a site shares the site's runs: count them once
             per_site[g.site] = max(per_site.get(g.site, 0.0), g.hours)
         hours = sum(per_site.values())
-        report.scenario_data[scenario.id] = scenario_metrics(
-            [chosen[k] for k in sorted(chosen)], hours
-        )
+        report.scenario_data[scenario.id] = scenario_metrics(chosen, hours)
     return report
+
+
+def _first_keys(keys: Iterable[tuple[str, int]], count: int) -> set[tuple[str, int]]:
+    """The ``count`` smallest distinct keys (memory: ``count`` keys, not one per key seen)."""
+    best: list[tuple[str, int]] = []
+    if count <= 0:
+        return set()
+    for key in keys:
+        if len(best) == count and key >= best[-1]:
+            continue
+        at = bisect.bisect_left(best, key)
+        if at < len(best) and best[at] == key:
+            continue
+        best.insert(at, key)
+        if len(best) > count:
+            best.pop()
+    return set(best)
 
 
 def write_plan_report(
@@ -139,7 +169,11 @@ def write_plan_report(
     from safetymon.evidence import plan_render
 
     write_atomic(Path(html_out), plan_render.render_html(report).encode("utf-8"))
-    if csv_out is not None:
-        write_atomic(Path(csv_out), plan_render.render_csv(report).encode("utf-8"))
+    if csv_out is not None:  # streamed: a fleet's deciding records are never one string
+        write_atomic_chunks(
+            Path(csv_out), (t.encode("utf-8") for t in plan_render.iter_csv(report))
+        )
     if json_out is not None:
-        write_atomic(Path(json_out), plan_render.render_json(report).encode("utf-8"))
+        write_atomic_chunks(
+            Path(json_out), (t.encode("utf-8") for t in plan_render.iter_json(report))
+        )

@@ -3,7 +3,9 @@
 The report needs, per store: its records in ``seq`` order, the status of its chain and
 signature, and the bytes of an episode's snapshot. ``EvidenceSource`` is that interface;
 ``SqliteSource`` reads one local store (read-only). The central PostgreSQL copy (many stores,
-``safetymon/fleet/``) can implement the same three methods and plug in unchanged.
+``safetymon/fleet/``) implements the same methods and plugs in unchanged; it also offers
+``verified_records(store_id, on_status)`` (records and chain status in one walk), which the
+report uses when a source has it.
 """
 
 from __future__ import annotations

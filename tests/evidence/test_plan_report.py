@@ -368,3 +368,22 @@ def test_a_protective_zone_episode_without_a_stop_fails_and_one_without_latency_
         ("protective_zone_stop_within_ms", "arm1")
     ]
     assert zone.verdict == "not decided" and "without a latency" in zone.detail
+
+
+def test_fleet_scale_memory_helpers_keep_values() -> None:
+    """Shared values (facts) and the bounded pick of shown episodes change nothing."""
+    import random
+
+    from safetymon.evidence.facts import _Shared
+    from safetymon.evidence.plan_report import _first_keys
+
+    shared = _Shared()
+    assert repr(shared(-0.0)) == "-0.0" and repr(shared(0.0)) == "0.0"
+    assert shared(float("nan")) != shared(float("nan"))  # NaN stays NaN
+    first = shared(frozenset({"zone0", "cell"}))
+    assert shared(frozenset({"cell", "zone0"})) is first
+    assert shared(2.5) is shared(float("2.5"))
+    rng = random.Random(7)
+    keys = [(rng.choice("abc"), rng.randrange(50)) for _ in range(400)]
+    for count in (0, 1, 5, 200):
+        assert sorted(_first_keys(iter(keys), count)) == sorted(set(keys))[:count]

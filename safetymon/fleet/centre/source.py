@@ -2,18 +2,24 @@
 
 Implements ``safetymon.evidence.sources.EvidenceSource`` over ``fleet_stores`` and
 ``fleet_records``: every store (or one), its records in ``seq`` order (paged), its chain and
-signed heads checked by ``verify_centre`` (the centre's own verification). Snapshots are not
+signed heads checked by ``verify_centre`` (the centre's own verification); the plan report
+reads both in one walk (``verified_records``). Snapshots are not
 shipped (their SHA-256 is inside each episode record), so ``snapshot`` gives None.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from safetymon.evidence.reader import StoredRecord
 from safetymon.evidence.signing import fingerprint
 from safetymon.evidence.sources import ChainStatus
-from safetymon.fleet.centre.verify import verify_centre
+from safetymon.fleet.centre.verify import (
+    CentralStoreResult,
+    check_accepted_head,
+    verify_centre,
+    walk_store,
+)
 from safetymon.fleet.connect import CentreConnectionError, connect, describe
 from safetymon.fleet.schema import SCHEMA_VERSION, applied_versions
 
@@ -69,6 +75,26 @@ class CentreSource:
     def chain_status(self, store_id: str) -> ChainStatus:
         """``verify_centre`` for the store: chain, accepted heads and their signatures."""
         (result,) = verify_centre(self._conn, store_id=store_id, page=self.page_rows)
+        return self._status(result)
+
+    def verified_records(
+        self, store_id: str, on_status: Callable[[ChainStatus], None]
+    ) -> Iterator[StoredRecord]:
+        """The store's records in ``seq`` order, verified on the way (one read, not two):
+        the same records as ``records`` and, once the last is read, ``on_status`` gets what
+        ``chain_status`` gives. Checking stops at the first problem; reading does not."""
+        row = self._conn.execute(
+            "SELECT public_key, head_seq, head_hash FROM fleet_stores WHERE store_id = %s",
+            (store_id,),
+        ).fetchone()
+        if row is None:
+            raise KeyError(f"{self.label}: no such store {store_id!r}")
+        result = CentralStoreResult(store_id, str(row[0]))
+        yield from walk_store(self._conn, result, self.page_rows)
+        check_accepted_head(result, int(row[1]), str(row[2]))
+        on_status(self._status(result))
+
+    def _status(self, result: CentralStoreResult) -> ChainStatus:
         if result.ok:
             signature = f"valid ({result.heads_checked} signed heads)"
         elif result.problem is not None and result.problem.what == "signature":
@@ -76,7 +102,7 @@ class CentreSource:
         else:
             signature = "not checked (the chain failed first)"
         return ChainStatus(
-            store_id=store_id,
+            store_id=result.store_id,
             location=self.label,
             ok=result.ok,
             problem=None if result.problem is None else str(result.problem),

@@ -10,6 +10,7 @@ the record it claims. Findings use the local verifier's names (``edited``, ``del
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import psycopg
@@ -48,7 +49,18 @@ class CentralStoreResult:
         return line + (f"\n  problem: {self.problem}" if self.problem else "")
 
 
-def _verify_store(conn: psycopg.Connection, result: CentralStoreResult, page: int) -> None:
+def walk_store(
+    conn: psycopg.Connection, result: CentralStoreResult, page: int = 5000
+) -> Iterator[StoredRecord]:
+    """Every record of ``result.store_id`` in ``seq`` order (``page`` rows per query), checked
+    as it goes by passing through the generator.
+
+    The first problem found goes to ``result.problem`` and checking stops there; the records
+    after it are still yielded, unchecked (a reader such as the plan report reads them all).
+    ``result`` counts the records checked; its head and the heads left over (``truncated``)
+    are set once the walk ends without a problem. Consume it to the end (``verify_centre``
+    stops reading at the first problem instead).
+    """
     store = result.store_id
     heads = {
         int(s): (str(h), str(sig))
@@ -75,33 +87,59 @@ def _verify_store(conn: psycopg.Connection, result: CentralStoreResult, page: in
             break
         for row in rows:
             rec = StoredRecord(int(row[0]), *map(str, row[1:]))
-            problem, _ = check_record(rec, prev_seq, prev_hash, locate)
-            if problem is not None:
-                result.problem = problem
-                return
-            signed = heads.pop(rec.seq, None)
-            if signed is not None:
-                ok = signed[0] == rec.hash and head_signature_ok(
-                    result.public_key, store, rec.seq, signed[0], signed[1]
-                )
-                if not ok:
-                    result.problem = Problem(
-                        rec.seq, "signature",
-                        f"accepted head #{rec.seq} {signed[0]} is not the record's hash or "
-                        "not signed by the store's registered key",
-                    )  # fmt: skip
-                    return
-                result.heads_checked += 1
-            result.records += 1
-            result.kinds[rec.kind] += 1
-            prev_seq, prev_hash = rec.seq, rec.hash
-        after = prev_seq
+            after = rec.seq
+            if result.problem is None:
+                result.problem = _check(result, rec, prev_seq, prev_hash, heads, locate)
+                if result.problem is None:
+                    prev_seq, prev_hash = rec.seq, rec.hash
+            yield rec
+    if result.problem is not None:
+        return
     result.head_seq, result.head_hash = prev_seq, prev_hash
     if heads:
         missing = min(heads)
         result.problem = Problem(
             missing, "truncated",
             f"the centre accepted head #{missing} but holds records only up to #{prev_seq}",
+        )  # fmt: skip
+
+
+def _check(
+    result: CentralStoreResult,
+    rec: StoredRecord,
+    prev_seq: int,
+    prev_hash: str,
+    heads: dict[int, tuple[str, str]],
+    locate: Callable[[str], int | None],
+) -> Problem | None:
+    """Check one record (chain, and its signed head if one was accepted at it); count it."""
+    problem, _ = check_record(rec, prev_seq, prev_hash, locate)
+    if problem is not None:
+        return problem
+    signed = heads.pop(rec.seq, None)
+    if signed is not None:
+        ok = signed[0] == rec.hash and head_signature_ok(
+            result.public_key, result.store_id, rec.seq, signed[0], signed[1]
+        )
+        if not ok:
+            return Problem(
+                rec.seq, "signature",
+                f"accepted head #{rec.seq} {signed[0]} is not the record's hash or "
+                "not signed by the store's registered key",
+            )  # fmt: skip
+        result.heads_checked += 1
+    result.records += 1
+    result.kinds[rec.kind] += 1
+    return None
+
+
+def check_accepted_head(result: CentralStoreResult, head_seq: int, head_hash: str) -> None:
+    """After a walk without a problem: the store's accepted head must be its last record."""
+    if result.ok and (result.head_seq, result.head_hash) != (head_seq, head_hash):
+        result.problem = Problem(
+            result.head_seq + 1, "truncated",
+            f"the store's accepted head is #{head_seq} {head_hash} but the last record "
+            f"held is #{result.head_seq} {result.head_hash}",
         )  # fmt: skip
 
 
@@ -118,12 +156,11 @@ def verify_centre(
     results = []
     for sid, public, head_seq, head_hash in rows:
         result = CentralStoreResult(str(sid), str(public))
-        _verify_store(conn, result, page)
-        if result.ok and (result.head_seq, result.head_hash) != (int(head_seq), str(head_hash)):
-            result.problem = Problem(
-                result.head_seq + 1, "truncated",
-                f"the store's accepted head is #{head_seq} {head_hash} but the last record "
-                f"held is #{result.head_seq} {result.head_hash}",
-            )  # fmt: skip
+        walk = walk_store(conn, result, page)
+        for _ in walk:
+            if result.problem is not None:
+                walk.close()  # the first problem decides: read no further
+                break
+        check_accepted_head(result, int(head_seq), str(head_hash))
         results.append(result)
     return results
