@@ -9,21 +9,16 @@ On the site's ``outputs.dds`` domain (Cyclone DDS; loopback only by default) two
   level OK / WARN / ERROR for RUN / SLOW / STOP, the state in words and key/value pairs.
   Informative: it carries no CRC, sequence check or connection check a receiver can rely on.
 
-Both are written by a heartbeat thread every ``1 / heartbeat_hz`` seconds and at once when
-the state, speed scale or reasons change; every frame carries the next sequence number (u32,
-wrapping) and the sender's ``time.monotonic_ns()``. QoS: reliable (``max_blocking_time``
-10 ms), keep-last ``history_depth``, volatile, plain CDR (XCDR1, as ROS 2's
-``rmw_cyclonedds`` writes).
+Both are written by the heartbeat (:mod:`safetymon.signals.heartbeat`, shared with the
+serial output) every ``1 / heartbeat_hz`` seconds and at once when the state, speed scale or
+reasons change. QoS: reliable (``max_blocking_time`` 10 ms), keep-last ``history_depth``,
+volatile, plain CDR (XCDR1, as ROS 2's ``rmw_cyclonedds`` writes).
 
-Fail-safe rules on this side (as :class:`~safetymon.signals.serial_output.SerialOutput`):
-
-- until the first :meth:`DdsOutput.set_state`, and on ``close()``, STOP is sent (reasons
-  ``STARTUP`` and ``SHUTDOWN``);
-- if no new decision arrived for ``state_timeout_s``, STOP with ``LOOP_OVERRUN`` is sent;
-- a failed write is counted (``errors``), kept (``last_error``), flagged (``fault``, which the
-  monitor turns into an OUTPUT_FAULT STOP on every output), logged and passed to
-  ``on_error``; the next beat tries again. Nothing escapes the heartbeat thread, and a
-  receiver sees the silence as STOP (its watchdog).
+Fail-safe rules on this side are the heartbeat's: STOP (``STARTUP``) until the first decision,
+STOP (``SHUTDOWN``) ``stop_repeats`` times on ``close()``, STOP (``LOOP_OVERRUN``) when no
+decision came for ``state_timeout_s``; a failed write is counted, flagged (``fault``, which
+the monitor turns into an OUTPUT_FAULT STOP on every output), logged and passed to
+``on_error``, and the next beat tries again. A receiver sees silence as STOP (its watchdog).
 
 Importing this module needs the ``cyclonedds`` package (``pip install safetymon[ros2]``).
 """
@@ -31,9 +26,6 @@ Importing this module needs the ``cyclonedds`` package (``pip install safetymon[
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections.abc import Callable
 
 from cyclonedds.core import DDSException
 from cyclonedds.pub import DataWriter
@@ -52,14 +44,11 @@ from safetymon.signals.dds_types import (
     UInt8MultiArray_,
 )
 from safetymon.signals.frame import SafetyFrame, SafetyState, encode_frame
+from safetymon.signals.heartbeat import ErrorCallback, HeartbeatOutput
 from safetymon.signals.reasons import Reason
 
 _log = logging.getLogger(__name__)
 
-ErrorCallback = Callable[[BaseException], None]
-"""Called from the heartbeat thread with each write error; must not block."""
-
-U32_MASK = 0xFFFFFFFF
 MAX_BLOCKING_NS = 10_000_000
 """Longest a reliable write may block on a full writer history, ns (keep-last: rarely)."""
 CLOSE_ACK_WAIT_NS = 100_000_000
@@ -111,7 +100,7 @@ def status_message(frame: SafetyFrame, name: str) -> DiagnosticStatus_:
     )
 
 
-class DdsOutput:
+class DdsOutput(HeartbeatOutput):
     """Publish the monitor's state as safety frames (and a status) on ROS 2 topics.
 
     Usage::
@@ -132,6 +121,9 @@ class DdsOutput:
             domain); nothing is left open.
     """
 
+    thread_name = "safetymon-dds"
+    stop_frame_gap_s = 0.002
+
     def __init__(
         self,
         config: DdsOutputConfig,
@@ -140,8 +132,6 @@ class DdsOutput:
         initial_sequence: int = 0,
     ) -> None:
         """Join the domain and create the writers (no frame is sent before :meth:`start`)."""
-        self.config = config
-        self._on_error = on_error
         self._entities: list[object] = []
         try:
             self._participant = join_domain(config.domain_id, config.loopback_only)
@@ -154,34 +144,17 @@ class DdsOutput:
                 else self._writer(config.status_topic, DiagnosticStatus_, qos)
             )
         except (DDSException, ValueError) as error:
-            self._delete_entities()
+            self._close_transport()
             raise OSError(f"outputs.dds (domain {config.domain_id}): {error}") from error
         self.endpoint = (
             f"DDS domain {config.domain_id} {dds_topic(config.frame_topic)}"
             + (" (loopback)" if config.loopback_only else "")
         )
-        self._lock = threading.Lock()  # guards the decision fields below
-        self._io_lock = threading.Lock()  # one writer at a time (thread or close)
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._closed = False
-        self._state = SafetyState.STOP
-        self._speed = 0.0
-        self._reasons = int(Reason.STARTUP)
-        self._state_time = time.monotonic()
-        self._fresh = True  # STARTUP STOP is never stale
-        self._sequence = initial_sequence & U32_MASK
-        self.frames_sent = 0
-        """Frames written (with their status)."""
-        self.errors = 0
-        """Failed writes."""
-        self.last_error: BaseException | None = None
-        """Most recent error."""
-        self.fault = False
-        """True while the most recent write failed."""
-        self.last_frame: SafetyFrame | None = None
-        """The last frame written."""
+        super().__init__(
+            config, label=f"DDS output {self.endpoint}", on_error=on_error,
+            initial_sequence=initial_sequence,
+        )  # fmt: skip
+        self.config: DdsOutputConfig = config
 
     def _writer(self, ros_topic: str, kind: type, qos: Qos) -> DataWriter:
         topic = Topic(self._participant, dds_topic(ros_topic), kind)
@@ -189,50 +162,6 @@ class DdsOutput:
         writer = DataWriter(self._participant, topic, qos=qos)
         self._entities.append(writer)
         return writer
-
-    # --- decision side --------------------------------------------------------------------
-
-    def set_state(
-        self, state: SafetyState | int, speed_scale: float | None = None, reasons: int = 0
-    ) -> None:
-        """Record the newest decision; a change is sent at once, else at the next beat.
-
-        Args:
-            state: permitted state; any value that is not a :class:`SafetyState` means STOP.
-            speed_scale: permitted speed fraction 0..1 (default 1.0); forced to 0 for STOP.
-            reasons: :class:`~safetymon.signals.reasons.Reason` bit mask (u32).
-        """
-        try:
-            st = SafetyState(int(state))
-        except ValueError:
-            st = SafetyState.STOP
-            reasons |= int(Reason.INTERNAL_ERROR)
-        speed = 0.0 if st == SafetyState.STOP else 1.0 if speed_scale is None else speed_scale
-        if not 0.0 <= speed <= 1.0:  # NaN fails too
-            st, speed, reasons = SafetyState.STOP, 0.0, reasons | int(Reason.INTERNAL_ERROR)
-        with self._lock:
-            if self._closed:
-                return  # closed: STOP (SHUTDOWN) was the last word
-            changed = (st, speed, reasons) != (self._state, self._speed, self._reasons)
-            self._state, self._speed, self._reasons = st, speed, reasons & U32_MASK
-            self._state_time = time.monotonic()
-            self._fresh = False
-        if changed:
-            self._wake.set()
-
-    def current(self, now: float | None = None) -> tuple[SafetyState, float, int]:
-        """State, speed scale and reasons that the next frame will carry.
-
-        Args:
-            now: ``time.monotonic()`` seconds; defaults to the current time.
-        """
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            st, speed, reasons = self._state, self._speed, self._reasons
-            t, fresh = self._state_time, self._fresh
-        if not fresh and now - t > self.config.state_timeout_s:
-            return SafetyState.STOP, 0.0, reasons | int(Reason.LOOP_OVERRUN)
-        return st, speed, reasons
 
     @property
     def matched_readers(self) -> int:
@@ -242,112 +171,36 @@ class DdsOutput:
         except Exception:  # a deleted writer
             return 0
 
-    # --- lifecycle ------------------------------------------------------------------------
-
-    def start(self) -> None:
-        """Start the heartbeat thread (idempotent)."""
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="safetymon-dds", daemon=True)
-        self._thread.start()
-
-    def close(self, timeout_s: float = 2.0) -> None:
-        """Stop the heartbeat, send STOP (``SHUTDOWN``) ``stop_repeats`` times, delete the
-        writers and the participant (idempotent).
+    def close(self, stop_frames: int | None = None, timeout_s: float = 2.0) -> None:
+        """Stop the heartbeat, send STOP (``SHUTDOWN``) ``stop_repeats`` times (or
+        ``stop_frames``), delete the writers and the participant (idempotent).
 
         Args:
+            stop_frames: STOP frames to send; default the config's ``stop_repeats``.
             timeout_s: seconds to wait for the heartbeat thread to finish a write.
         """
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._state, self._speed = SafetyState.STOP, 0.0
-            self._reasons |= int(Reason.SHUTDOWN)
-            self._fresh = True
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-        for i in range(self.config.stop_repeats):
-            if i:
-                time.sleep(0.002)
-            self._send()
-        try:  # let matched readers take the STOP frames before the writer disappears
-            self._frame_writer.wait_for_acks(CLOSE_ACK_WAIT_NS)
-        except Exception:
-            _log.debug("waiting for acknowledgements failed", exc_info=True)
-        with self._io_lock:
-            self._delete_entities()
+        repeats = self.config.stop_repeats if stop_frames is None else stop_frames
+        super().close(repeats, timeout_s)
 
     def __enter__(self) -> DdsOutput:
         """Start the heartbeat on entering a ``with`` block."""
         self.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        """Close (sending STOP) on leaving the ``with`` block, also on an exception."""
-        self.close()
+    def _write_frame(self, frame: SafetyFrame) -> None:
+        if not self._entities:
+            raise OSError("the DDS writers are deleted")
+        self._frame_writer.write(UInt8MultiArray_(data=encode_frame(frame)))
+        if self._status_writer is not None:
+            self._status_writer.write(status_message(frame, self.config.status_name))
 
-    # --- heartbeat thread -----------------------------------------------------------------
+    def _before_close_transport(self) -> None:
+        try:  # let matched readers take the STOP frames before the writer disappears
+            self._frame_writer.wait_for_acks(CLOSE_ACK_WAIT_NS)
+        except Exception:
+            _log.debug("waiting for acknowledgements failed", exc_info=True)
 
-    def _run(self) -> None:
-        period = 1.0 / self.config.heartbeat_hz
-        next_due = time.monotonic()
-        while not self._stop.is_set():
-            self._send()
-            next_due += period
-            now = time.monotonic()
-            if next_due < now:  # late (starved thread): no burst to catch up
-                next_due = now + period
-            if self._wake.wait(next_due - now):
-                self._wake.clear()
-                next_due = time.monotonic()
-
-    def _next_frame(self) -> SafetyFrame:
-        state, speed, reasons = self.current()
-        frame = SafetyFrame(
-            connection_id=self.config.connection_id,
-            sequence=self._sequence,
-            sender_time_ns=time.monotonic_ns(),
-            state=state,
-            speed_scale=speed,
-            reasons=reasons,
-        )
-        self._sequence = (self._sequence + 1) & U32_MASK
-        return frame
-
-    def _send(self) -> bool:
-        """Build and write one frame and its status; every failure is caught and reported."""
-        with self._io_lock:
-            try:
-                if not self._entities:
-                    raise OSError("the DDS writers are deleted")
-                frame = self._next_frame()
-                self._frame_writer.write(UInt8MultiArray_(data=encode_frame(frame)))
-                if self._status_writer is not None:
-                    self._status_writer.write(status_message(frame, self.config.status_name))
-            except Exception as exc:  # any failure is a fault, never a crash
-                self._fail(exc)
-                return False
-            self.frames_sent += 1
-            self.last_frame = frame
-            self.fault = False
-            return True
-
-    def _fail(self, exc: BaseException) -> None:
-        self.errors += 1
-        self.last_error = exc
-        self.fault = True
-        if self.errors == 1 or self.errors % 100 == 0:
-            _log.warning("DDS output %s failed (%d so far): %s", self.endpoint, self.errors, exc)
-        if self._on_error is not None:
-            try:
-                self._on_error(exc)
-            except Exception:
-                _log.exception("DDS on_error callback raised")
-
-    def _delete_entities(self) -> None:
+    def _close_transport(self) -> None:
         """Delete the writers, topics and the participant, children first (never raises)."""
         for entity in reversed(self._entities):
             try:

@@ -7,15 +7,10 @@ frame carries the next sequence number (u32, wrapping) and the sender's ``time.m
 The receiver (e.g. the stop-relay board in ``hw/firmware/``) closes its relay only while valid
 RUN/SLOW frames keep arriving, so silence from this process is STOP there.
 
-Fail-safe rules on this side:
-
-- until the first :meth:`SerialOutput.set_state`, and after ``close()``, STOP is sent
-  (reasons ``STARTUP`` and ``SHUTDOWN``);
-- if no new decision arrived for ``state_timeout_s``, STOP with ``LOOP_OVERRUN`` is sent, so a
-  hung decision loop cannot keep the heartbeat saying RUN;
-- a write error or write timeout is counted (``errors``), kept (``last_error``), flagged
-  (``fault``) and passed to ``on_error``; the port is closed and reopened on the next beat.
-  Nothing ever escapes the heartbeat thread.
+Fail-safe rules on this side are the heartbeat's (:mod:`safetymon.signals.heartbeat`: STOP
+until the first decision and on close, LOOP_OVERRUN STOP when decisions stop, every failure
+counted, flagged and reported, nothing escaping the thread); a write error or write timeout
+also closes the port, which is reopened on the next beat.
 
 The port is anything ``serial.serial_for_url`` accepts: ``/dev/ttyACM0``, a pty path,
 ``rfc2217://host:port``, ``loop://``.
@@ -24,8 +19,6 @@ The port is anything ``serial.serial_for_url`` accepts: ``/dev/ttyACM0``, a pty 
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -33,15 +26,10 @@ import serial
 
 from safetymon.config.outputs import SerialOutputConfig
 from safetymon.signals.cobs import DELIMITER, encode_packet
-from safetymon.signals.frame import SafetyFrame, SafetyState, encode_frame
-from safetymon.signals.reasons import Reason
+from safetymon.signals.frame import SafetyFrame, encode_frame
+from safetymon.signals.heartbeat import ErrorCallback, HeartbeatOutput
 
 _log = logging.getLogger(__name__)
-
-ErrorCallback = Callable[[BaseException], None]
-"""Called from the heartbeat thread with each write/open error; must not block."""
-
-U32_MASK = 0xFFFFFFFF
 
 
 class SerialPort(Protocol):
@@ -67,7 +55,7 @@ def open_port(config: SerialOutputConfig) -> SerialPort:
     return port
 
 
-class SerialOutput:
+class SerialOutput(HeartbeatOutput):
     """Send the monitor's state as safety frames over a serial port.
 
     Usage::
@@ -85,6 +73,8 @@ class SerialOutput:
         initial_sequence: sequence number of the first frame (u32).
     """
 
+    thread_name = "safetymon-serial"
+
     def __init__(
         self,
         config: SerialOutputConfig,
@@ -93,184 +83,37 @@ class SerialOutput:
         port_factory: Callable[[SerialOutputConfig], SerialPort] = open_port,
         initial_sequence: int = 0,
     ) -> None:
-        self.config = config
-        self._on_error = on_error
+        super().__init__(
+            config, label=f"serial output {config.port}", on_error=on_error,
+            initial_sequence=initial_sequence,
+        )  # fmt: skip
+        self.config: SerialOutputConfig = config
         self._port_factory = port_factory
         self._port: SerialPort | None = None
-        self._lock = threading.Lock()  # guards the decision fields below
-        self._io_lock = threading.Lock()  # one writer at a time (thread or close)
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._state = SafetyState.STOP
-        self._speed = 0.0
-        self._reasons = int(Reason.STARTUP)
-        self._state_time = time.monotonic()
-        self._fresh = True  # STARTUP STOP is never stale
-        self._sequence = initial_sequence & U32_MASK
-        self.frames_sent = 0
-        """Frames written completely."""
-        self.errors = 0
-        """Failed opens, writes and write timeouts."""
         self.reopens = 0
         """Successful opens after the first one."""
-        self.last_error: BaseException | None = None
-        """Most recent error."""
-        self.fault = False
-        """True while the most recent open/write failed."""
-        self.last_frame: SafetyFrame | None = None
-        """The last frame written completely."""
-
-    # --- decision side --------------------------------------------------------------------
-
-    def set_state(
-        self, state: SafetyState | int, speed_scale: float | None = None, reasons: int = 0
-    ) -> None:
-        """Record the newest decision; a change is sent at once, else at the next beat.
-
-        Args:
-            state: permitted state; any value that is not a :class:`SafetyState` means STOP.
-            speed_scale: permitted speed fraction 0..1 (default 1.0); forced to 0 for STOP.
-            reasons: :class:`~safetymon.signals.reasons.Reason` bit mask (u32).
-        """
-        try:
-            st = SafetyState(int(state))
-        except ValueError:
-            st = SafetyState.STOP
-            reasons |= int(Reason.INTERNAL_ERROR)
-        speed = 0.0 if st == SafetyState.STOP else 1.0 if speed_scale is None else speed_scale
-        if not 0.0 <= speed <= 1.0:  # NaN fails too
-            st, speed, reasons = SafetyState.STOP, 0.0, reasons | int(Reason.INTERNAL_ERROR)
-        with self._lock:
-            changed = (st, speed, reasons) != (self._state, self._speed, self._reasons)
-            self._state, self._speed, self._reasons = st, speed, reasons & U32_MASK
-            self._state_time = time.monotonic()
-            self._fresh = False
-        if changed:
-            self._wake.set()
-
-    def current(self, now: float | None = None) -> tuple[SafetyState, float, int]:
-        """State, speed scale and reasons that the next frame will carry.
-
-        Args:
-            now: ``time.monotonic()`` seconds; defaults to the current time.
-        """
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            st, speed, reasons, t, fresh = (
-                self._state,
-                self._speed,
-                self._reasons,
-                self._state_time,
-                self._fresh,
-            )
-        if not fresh and now - t > self.config.state_timeout_s:
-            return SafetyState.STOP, 0.0, reasons | int(Reason.LOOP_OVERRUN)
-        return st, speed, reasons
-
-    # --- lifecycle ------------------------------------------------------------------------
-
-    def start(self) -> None:
-        """Start the heartbeat thread (idempotent)."""
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="safetymon-serial", daemon=True)
-        self._thread.start()
-
-    def close(self, stop_frames: int = 3, timeout_s: float = 2.0) -> None:
-        """Stop the heartbeat, send STOP (``SHUTDOWN``) ``stop_frames`` times, close the port.
-
-        Args:
-            stop_frames: STOP frames sent before closing (best effort).
-            timeout_s: seconds to wait for the heartbeat thread to finish a write.
-        """
-        with self._lock:
-            self._state, self._speed = SafetyState.STOP, 0.0
-            self._reasons |= int(Reason.SHUTDOWN)
-            self._fresh = True
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-        for _ in range(stop_frames):
-            self._send()
-        with self._io_lock:
-            self._close_port()
 
     def __enter__(self) -> SerialOutput:
+        """Start the heartbeat on entering a ``with`` block."""
         self.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _write_frame(self, frame: SafetyFrame) -> None:
+        wire = encode_packet(encode_frame(frame))
+        if self._port is None:
+            self._port = self._port_factory(self.config)
+            if self.frames_sent or self.errors:
+                self.reopens += 1
+            wire = DELIMITER + wire  # flush whatever partial packet the receiver holds
+        self._port.write(wire)
 
-    # --- heartbeat thread -----------------------------------------------------------------
+    def _after_failure(self) -> None:
+        self._close_transport()  # reopen on the next beat
 
-    def _run(self) -> None:
-        period = 1.0 / self.config.heartbeat_hz
-        next_due = time.monotonic()
-        while not self._stop.is_set():
-            self._send()
-            next_due += period
-            now = time.monotonic()
-            if next_due < now:  # late (slow write, starved thread): no burst to catch up
-                next_due = now + period
-            if self._wake.wait(next_due - now):
-                self._wake.clear()
-                next_due = time.monotonic()
-
-    def _next_frame(self) -> SafetyFrame:
-        state, speed, reasons = self.current()
-        frame = SafetyFrame(
-            connection_id=self.config.connection_id,
-            sequence=self._sequence,
-            sender_time_ns=time.monotonic_ns(),
-            state=state,
-            speed_scale=speed,
-            reasons=reasons,
-        )
-        self._sequence = (self._sequence + 1) & U32_MASK
-        return frame
-
-    def _send(self) -> bool:
-        """Build and write one frame; every failure is caught, counted and reported."""
-        with self._io_lock:
-            try:
-                frame = self._next_frame()
-                wire = encode_packet(encode_frame(frame))
-                if self._port is None:
-                    self._port = self._port_factory(self.config)
-                    if self.frames_sent or self.errors:
-                        self.reopens += 1
-                    wire = DELIMITER + wire  # flush whatever partial packet the receiver holds
-                self._port.write(wire)
-            except Exception as exc:  # any failure is a fault, never a crash
-                self._fail(exc)
-                return False
-            self.frames_sent += 1
-            self.last_frame = frame
-            self.fault = False
-            return True
-
-    def _close_port(self) -> None:
+    def _close_transport(self) -> None:
         if self._port is not None:
             try:
                 self._port.close()
             except Exception:  # closing a broken port
                 _log.debug("closing the serial port failed", exc_info=True)
             self._port = None
-
-    def _fail(self, exc: BaseException) -> None:
-        self.errors += 1
-        self.last_error = exc
-        self.fault = True
-        self._close_port()  # reopen on the next beat
-        if self.errors == 1 or self.errors % 100 == 0:
-            _log.warning(
-                "serial output %s failed (%d so far): %s", self.config.port, self.errors, exc
-            )
-        if self._on_error is not None:
-            try:
-                self._on_error(exc)
-            except Exception:
-                _log.exception("serial on_error callback raised")
