@@ -59,3 +59,29 @@ def test_every_valid_observation_of_a_frame_has_a_reported_human_within_its_gate
         for obs in valid:
             distance = np.hypot(*(batch.xy - np.asarray(obs.xy)).T)
             assert distance.min() <= reach, f"{obs} is {distance.min():.2f} m from every report"
+
+
+def test_a_coasting_track_does_not_absorb_an_observation_far_from_it() -> None:
+    """Found by the property above in CI: a track observed with a narrow uncertainty at
+    (-1, 0), unobserved for 0.5 s (its gate has grown to 2.5 m, its covariance barely), then
+    a wide observation at (-3, 0). The Kalman update pulled the track only to (-1.5, 0): the
+    person just seen at (-3, 0) was reported 1.5 m away. Now the observation is born as a
+    track of its own and the old one coasts on."""
+    tracker = MultiCameraTracker(TrackingConfig())
+    crowd = [(0.0, 0.0, 0.5, 0.5)] * 4
+
+    def frame(time_s: float, detections: list[tuple[float, float, float, float]]) -> None:
+        observations = [
+            FloorObservation("a", time_s, (x, y), sigma, radius, 0.8, "person")
+            for x, y, sigma, radius in detections
+        ]
+        tracker.update(observations, time_s)
+
+    frame(100.0, [*crowd, (-1.0, 0.0, 0.0625, 0.5)])
+    frame(100.25, [*crowd, (-1.0, 0.0, 0.03125, 0.5)])
+    frame(100.5, [])
+    frame(100.75, [*crowd, (-3.0, 0.0, 0.5, 0.5)])
+    batch = tracker.humans_at(100.75)
+    distance = np.hypot(*(batch.xy - np.array([-3.0, 0.0])).T)
+    assert distance.min() < 0.05, batch.xy
+    assert np.hypot(*(batch.xy - np.array([-1.0, 0.0])).T).min() < 0.05  # still coasting

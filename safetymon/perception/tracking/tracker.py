@@ -226,7 +226,8 @@ class MultiCameraTracker:
         obs_label = np.array([LABELS.index(obs.label) for _, obs in valid])
 
         rows, cols = self._associate(obs_xy, obs_var, obs_label, time_s)
-        self._apply(rows, cols, obs_xy, obs_var, time_s)
+        kept = self._apply(rows, cols, obs_xy, obs_var, time_s)
+        rows, cols = rows[kept], cols[kept]
         for row, col in zip(rows, cols, strict=True):
             self._note(int(row), valid[col][1], time_s)
         unmatched = np.setdiff1d(np.arange(len(valid)), cols)
@@ -304,10 +305,18 @@ class MultiCameraTracker:
         obs_xy: np.ndarray,
         obs_var: np.ndarray,
         time_s: float,
-    ) -> None:
-        """Kalman-update the matched tracks (late frames: shifted observation, see module)."""
+    ) -> np.ndarray:
+        """Kalman-update the matched tracks (late frames: shifted observation, see module).
+
+        Returns the (len(rows),) mask of the pairs applied. A pair whose updated track would
+        lie farther than ``gate_m`` from its observation is not applied: a track that coasted
+        with a narrow covariance would otherwise absorb the observation and be reported
+        between the two, far from where the person was just seen. Such an observation is
+        born as a track of its own (the caller treats it as unmatched) and the old track
+        coasts on: both are reported, the conservative side.
+        """
         if rows.shape[0] == 0:
-            return
+            return np.zeros(0, dtype=bool)
         cfg = self.config
         dt = time_s - self._t[rows]
         forward = np.maximum(dt, 0.0)
@@ -317,9 +326,13 @@ class MultiCameraTracker:
         vel_var = np.linalg.eigvalsh(P[:, 2:, 2:])[:, -1]
         r = obs_var[cols] + lag**2 * vel_var + cfg.accel_noise_mps2**2 * lag**3 / 3.0
         x, P = kalman.update(x, P, z, r)
-        self._x[rows] = kalman.clamp_speed(x, cfg.max_human_speed_mps)
-        self._P[rows] = P
+        x = kalman.clamp_speed(x, cfg.max_human_speed_mps)
+        kept = np.hypot(*(x[:, :2] - z).T) <= cfg.gate_m
+        rows = rows[kept]
+        self._x[rows] = x[kept]
+        self._P[rows] = P[kept]
         self._t[rows] = np.maximum(self._t[rows], time_s)
+        return kept
 
     def _note(self, row: int, obs: FloorObservation, time_s: float) -> None:
         """Record hit, camera, radius and observation uncertainty of a fused observation."""
