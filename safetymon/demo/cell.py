@@ -19,6 +19,7 @@ from safetymon.monitor.app import CycleListener, Monitor, MonitorParts
 from safetymon.perception.sources import FrameSource
 from safetymon.sim.camera import SimCamera
 from safetymon.sim.cell import DemoScene, demo_camera
+from safetymon.sim.counter import CounterScene
 from safetymon.sim.live import SimCellSource, SimController
 from safetymon.sim.render import CellRenderer
 
@@ -47,8 +48,31 @@ def demo_config(site_file: Path, robot_state_endpoint: str, out_dir: Path) -> Si
     return config.model_copy(update={"robots": robots, "evidence": evidence})
 
 
+class SiteCellProperties:
+    """What every demo cell derives from its site and scene (`DemoParts`,
+    `safetymon.demo.humanoid.HumanoidDemoParts`)."""
+
+    config: SiteConfig
+    scene: DemoScene | CounterScene
+
+    @property
+    def camera_id(self) -> str:
+        """The site's (first) camera, the one the renderer plays."""
+        return self.config.cameras[0].id
+
+    @property
+    def connection_id(self) -> int:
+        """Connection id of the safety output the simulated robot subscribes to."""
+        return self.config.outputs.zmq.connection_id if self.config.outputs.zmq else 1
+
+    @property
+    def duration_s(self) -> float:
+        """The script's length, seconds."""
+        return self.scene.duration_s
+
+
 @dataclass
-class DemoParts:
+class DemoParts(SiteCellProperties):
     """The simulated cell of one run.
 
     Attributes:
@@ -66,21 +90,6 @@ class DemoParts:
     camera: SimCamera
     renderer: CellRenderer
     controller: SimController
-
-    @property
-    def camera_id(self) -> str:
-        """The site's (first) camera, the one the renderer plays."""
-        return self.config.cameras[0].id
-
-    @property
-    def connection_id(self) -> int:
-        """Connection id of the safety output the controller subscribes to."""
-        return self.config.outputs.zmq.connection_id if self.config.outputs.zmq else 1
-
-    @property
-    def duration_s(self) -> float:
-        """The script's length, seconds."""
-        return self.scene.duration_s
 
     @property
     def extra_files(self) -> tuple[Path, ...]:

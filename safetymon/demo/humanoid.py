@@ -27,6 +27,7 @@ from typing import IO, TextIO
 from safetymon.config.loader import load_site_config
 from safetymon.config.robots import Ros2StateInputConfig
 from safetymon.config.site import SiteConfig
+from safetymon.demo.cell import SiteCellProperties
 from safetymon.monitor.app import CycleListener, Monitor, MonitorParts
 from safetymon.perception.sources import FrameSource
 from safetymon.sim.camera import SimCamera
@@ -72,7 +73,7 @@ def demo_config(site_file: Path, out_dir: Path, ros2_domain: int | None) -> Site
 
 
 @dataclass
-class HumanoidDemoParts:
+class HumanoidDemoParts(SiteCellProperties):
     """The simulated humanoid counter of one run.
 
     Attributes:
@@ -97,21 +98,6 @@ class HumanoidDemoParts:
     truth: TruthReceiver
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = field(default=None, repr=False)
-
-    @property
-    def camera_id(self) -> str:
-        """The site's (first) camera, the one the renderer plays."""
-        return self.config.cameras[0].id
-
-    @property
-    def connection_id(self) -> int:
-        """Connection id of the safety output the robot subscribes to."""
-        return self.config.outputs.zmq.connection_id if self.config.outputs.zmq else 1
-
-    @property
-    def duration_s(self) -> float:
-        """The script's length, seconds."""
-        return self.scene.duration_s
 
     @property
     def extra_files(self) -> tuple[Path, ...]:
