@@ -35,7 +35,10 @@ The foreground reference is the per-pixel median of 25 frames spread over the ro
 (the dataset has no empty frame; on a real site it is a photo of the empty cell).
 
     python benchmarks/bench_perception.py [--frames 150 | --quick] [--detectors hog,...]
-        [--json]
+        [--ssdlite-passes 2,3,4] [--json]
+
+``--ssdlite-passes`` adds rows for ``detector.ssdlite.planned_passes`` (the whole frame plus
+N - 1 tiles planned from the row's calibration; TUD-Campus's from its box heights).
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ from safetymon.perception.evaluation import (  # noqa: E402
 )
 from safetymon.perception.mapping import FloorMapper  # noqa: E402
 from safetymon.perception.new_user_site import (  # noqa: E402
+    estimate_floor_from_heights,
     fit_floor_homography,
     ground_truth_feet,
     place_zones,
@@ -222,9 +226,19 @@ def new_user_config(
     return SiteConfig.model_validate(document)
 
 
-def boxes_only_config(size: tuple[int, int], fps: float) -> SiteConfig:
-    """A site for footage without world positions: nominal homography, no zones."""
-    document = site_document("boxes-only", "cam", "unused", NOMINAL_HOMOGRAPHY, size, fps, [])
+def boxes_only_config(
+    size: tuple[int, int], fps: float, truth: dict[int, list[GroundTruthBox]]
+) -> SiteConfig:
+    """A site for footage without world positions, no zones: the floor of a level camera
+    fitted to the ground-truth box heights (``estimate_floor_from_heights``, as
+    new_user_check.py does), else a nominal homography. Only detection is scored on it; the
+    geometry matters to the detectors planned from the calibration (``planned_passes``)."""
+    try:
+        estimate, _ = estimate_floor_from_heights(truth, None, size)
+        homography = np.linalg.inv(estimate.floor_to_image())
+    except ValueError:
+        homography = NOMINAL_HOMOGRAPHY
+    document = site_document("boxes-only", "cam", "unused", homography, size, fps, [])
     return SiteConfig.model_validate(document)
 
 
@@ -462,6 +476,12 @@ def main() -> int:
         "--detectors",
         help="comma-separated kinds (default: every kind that can be built here)",
     )
+    parser.add_argument(
+        "--ssdlite-passes",
+        help="comma-separated pass budgets: adds a row 'ssdlite passes=N' per budget "
+        "(detector.ssdlite.planned_passes: the whole frame + N-1 tiles planned from the "
+        "calibration)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON rows instead")
     parser.add_argument("--threads", type=int, default=1, help="OpenCV threads (default 1)")
     args = parser.parse_args()
@@ -481,6 +501,9 @@ def main() -> int:
         config = DetectorConfig(kind=kind)
         is_default = config.model_dump() == default.model_dump()
         detectors.append((f"{kind} (default)" if is_default else kind, config, is_default))
+    for passes in (args.ssdlite_passes.split(",") if args.ssdlite_passes else []):
+        planned = DetectorConfig(kind="ssdlite", ssdlite={"planned_passes": int(passes)})
+        detectors.append((f"ssdlite passes={int(passes)}", planned, False))
     if not any(is_default for _, _, is_default in detectors):
         problem = build_problem(default)
         if problem is None:
@@ -507,7 +530,7 @@ def main() -> int:
             )  # fmt: skip
             user_site = new_user_config(truth, range(1, 301), stretch.size, fps)
         else:
-            mapper, user_site = None, boxes_only_config(stretch.size, fps)
+            mapper, user_site = None, boxes_only_config(stretch.size, fps, truth)
         reference = None
         for label, config, is_default in detectors:
             if "foreground" in config.kinds and reference is None:

@@ -334,6 +334,16 @@ class SsdliteConfig(StrictModel):
         lt=0.9,
         description="Fraction of a grid tile's width (height) shared with its neighbour.",
     )
+    planned_passes: int | None = Field(
+        None,
+        ge=1,
+        le=16,
+        description="Plan the tiles of each camera from its calibration: the whole frame plus "
+        "planned_passes - 1 square tiles over the farthest floor rows, where people are "
+        "smallest (safetymon.perception.tile_budget; needs the camera's image_size). Each "
+        "pass costs one network run (about 35 ms of one core). None: `tiles`, `grid`, or the "
+        "whole frame.",
+    )
     resize: Literal["stretch", "pad"] = Field(
         "stretch",
         description="stretch: each tile is resized to 300x300 whatever its aspect; pad: the "
@@ -393,8 +403,17 @@ class SsdliteConfig(StrictModel):
 
     @model_validator(mode="after")
     def _one_layout(self) -> SsdliteConfig:
-        if self.tiles is not None and self.grid is not None:
-            raise ValueError("give tiles or grid, not both")
+        given = [
+            name
+            for name, value in (
+                ("tiles", self.tiles), ("grid", self.grid), ("planned_passes", self.planned_passes)
+            )
+            if value is not None
+        ]
+        if len(given) > 1:
+            raise ValueError(
+                f"give one of tiles, grid and planned_passes, not {' and '.join(given)}"
+            )
         return self
 
 

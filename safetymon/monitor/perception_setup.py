@@ -27,6 +27,7 @@ from safetymon.perception.person_scale import (
     hog_bands,
     plan_person_scale,
 )
+from safetymon.perception.tile_budget import TileBudgetError, budget_tiles
 
 
 def detection_threads(cameras: int, configured: int | None, cpus: int | None) -> int:
@@ -100,6 +101,36 @@ def camera_hog_plan(
         ) from exc  # fmt: skip
 
 
+def camera_ssdlite_tiles(
+    config: SiteConfig,
+    camera: CameraConfig,
+    index: int,
+    mapper: FloorMapper,
+    site_file: Path | None,
+) -> list[tuple[int, int, int, int]] | None:
+    """The camera's SSDLite tiles when ``detector.ssdlite.planned_passes`` is set and ssdlite
+    runs, else None (frame pixels; the whole frame first).
+
+    Raises:
+        ConfigError: the tiles cannot be planned from this camera's calibration (no image
+            size, no floor in view, focal length not estimable: give camera_height_m).
+    """
+    passes = config.detector.ssdlite.planned_passes
+    if passes is None or "ssdlite" not in config.detector.kinds:
+        return None
+    try:
+        plan = plan_person_scale(
+            mapper, camera_height_m=camera.camera_height_m, person_height_m=camera.person_height_m
+        )
+        return list(budget_tiles(plan, passes).tiles)
+    except (PersonScaleError, TileBudgetError) as exc:
+        raise _issue(
+            site_file, f"cameras[{index}]",
+            f"camera {camera.id!r}: detector.ssdlite.planned_passes is set but its tiles "
+            f"cannot be planned: {exc}",
+        ) from exc  # fmt: skip
+
+
 def camera_far_limit(camera: CameraConfig, mapper: FloorMapper) -> FarLimit | None:
     """The camera's far range limit, or None when its camera cannot be modelled.
 
@@ -165,6 +196,7 @@ def build_pipelines(
             detector = build_detector(
                 config.detector, models_dir, reference_bgr=reference,
                 hog_band_plan=camera_hog_plan(config, camera, index, mapper, site_file),
+                ssdlite_tiles=camera_ssdlite_tiles(config, camera, index, mapper, site_file),
             )  # fmt: skip
         except DetectorError as exc:
             field = f"cameras[{index}].reference_image" if "reference" in str(exc) else "detector"

@@ -245,7 +245,7 @@ def test_same_frame_same_output(graph: Path, pets) -> None:
 
 
 def test_config_checks() -> None:
-    with pytest.raises(ValidationError, match="tiles or grid"):
+    with pytest.raises(ValidationError, match="not tiles and grid"):
         SsdliteConfig(grid=(2, 2), tiles=[(0, 0, 100, 100)])
     with pytest.raises(ValidationError, match="file name inside"):
         SsdliteConfig(model_file="../graph.pb")

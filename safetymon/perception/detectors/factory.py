@@ -24,6 +24,7 @@ def load_reference(path: Path) -> np.ndarray:
 def _build_one(
     kind: str, config: DetectorConfig, models_dir: Path, reference_bgr: np.ndarray | None,
     hog_band_plan: HogBandPlan | None = None,
+    ssdlite_tiles: list[tuple[int, int, int, int]] | None = None,
 ) -> Detector:
     if kind == "hog":
         from safetymon.perception.detectors.hog import HogDetector
@@ -57,7 +58,12 @@ def _build_one(
         from safetymon.perception.detectors.ssdlite import SsdliteDetector, locate_graph
 
         graph = locate_graph(config.ssdlite.model_file, models_dir)
-        return SsdliteDetector(graph, config.ssdlite, config.nms_iou)
+        if config.ssdlite.planned_passes is not None and ssdlite_tiles is None:
+            raise DetectorError(
+                "detector.ssdlite.planned_passes is set but no tiles were planned for this "
+                "camera (build it through safetymon.monitor.perception_setup)"
+            )
+        return SsdliteDetector(graph, config.ssdlite, config.nms_iou, tiles=ssdlite_tiles)
     raise DetectorError(f"unknown detector kind {kind!r}")
 
 
@@ -67,6 +73,7 @@ def build_detector(
     *,
     reference_bgr: np.ndarray | None = None,
     hog_band_plan: HogBandPlan | None = None,
+    ssdlite_tiles: list[tuple[int, int, int, int]] | None = None,
 ) -> Detector:
     """The detector for one camera.
 
@@ -76,13 +83,15 @@ def build_detector(
         reference_bgr: the camera's empty-cell reference image (foreground kind), pixels.
         hog_band_plan: the camera's HOG crops (``detector.hog.scales: auto``), from
             ``safetymon.perception.person_scale.hog_bands``.
+        ssdlite_tiles: the camera's SSDLite tiles (``detector.ssdlite.planned_passes``), from
+            ``safetymon.perception.tile_budget.budget_tiles``; frame pixels.
 
     Raises:
         DetectorError: a part cannot be built (missing model, hash mismatch, no reference,
             missing optional package); the monitor must refuse to start.
     """
     parts = [
-        _build_one(kind, config, Path(models_dir), reference_bgr, hog_band_plan)
+        _build_one(kind, config, Path(models_dir), reference_bgr, hog_band_plan, ssdlite_tiles)
         for kind in config.kinds
     ]
     if len(parts) == 1:
