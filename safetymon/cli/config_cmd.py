@@ -28,6 +28,7 @@ from safetymon.config.site import SiteConfig
 from safetymon.geometry.protection import protection_report
 from safetymon.geometry.site_separation import input_age_limits_s, robot_separation_m
 from safetymon.monitor.input_keys import load_state_input_keys
+from safetymon.monitor.perception_setup import camera_hog_plan, camera_ssdlite_tiles
 from safetymon.perception.camera_latency import CameraLatency, camera_latencies, latency_seconds
 from safetymon.perception.floor_footprint import FloorFootprint, floor_footprint
 from safetymon.perception.mapping import FloorMapper
@@ -60,6 +61,7 @@ def run_check(args: argparse.Namespace) -> int:
     try:
         config = load_site_config(args.file)
         footprints = camera_footprints(config, args.file)
+        plans = detector_plans(config, args.file)
         latencies = camera_latencies(config, Path(args.file).parent)
         geometries = robot_geometries(config, Path(args.file))
         check_dds_output(config, Path(args.file))
@@ -80,7 +82,7 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"{args.file}: {len(error.issues)} error(s); not valid", file=sys.stderr)
         return 2
     print("OK")
-    print(summarize(config, args.file, footprints, latencies, geometries))
+    print(summarize(config, args.file, footprints, latencies, geometries, plans))
     if report is not None:
         lines = report.lines()
         print(f"changes against {args.previous}:" + ("" if lines else " no protective, "
@@ -162,6 +164,49 @@ def camera_footprints(config: SiteConfig, file: str) -> dict[str, FloorFootprint
     return footprints
 
 
+def detector_plans(config: SiteConfig, file: str) -> dict[str, str]:
+    """Each camera's detector plan from its calibration, as ``run`` makes it (HOG crops for
+    ``detector.hog.scales: auto``, SSDLite tiles for ``detector.ssdlite.planned_passes``),
+    by camera id, one line each; cameras without a planned detector are left out.
+
+    Raises:
+        ConfigError: every camera that cannot be planned (names ``cameras[i]`` and why).
+    """
+    issues: list[ConfigIssue] = []
+    plans: dict[str, str] = {}
+    for index, camera in enumerate(config.cameras):
+        try:
+            mapper = FloorMapper.from_camera_config(camera, Path(file).parent, site_file=file)
+            hog = camera_hog_plan(config, camera, index, mapper, Path(file))
+            tiles = camera_ssdlite_tiles(config, camera, index, mapper, Path(file))
+        except ConfigError as error:
+            issues.extend(error.issues)
+            continue
+        parts = []
+        if hog is not None:
+            upscales = [crop.upscale for crop in hog.crops]
+            parts.append(
+                f"hog: {len(hog.crops)} crop(s), upscale {min(upscales):.2f}-"
+                f"{max(upscales):.2f}, {hog.scan_mpx:.1f} Mpx a frame"
+            )
+        if tiles is not None:
+            extra = tiles[1:]
+            parts.append(
+                f"ssdlite: {len(tiles)} pass(es): the whole frame"
+                + (
+                    f" + {len(extra)} tile(s) of {extra[0][2]} px at rows "
+                    f"{extra[0][1]}-{extra[0][1] + extra[0][3]}"
+                    if extra
+                    else " only (no far rows need magnifying)"
+                )
+            )
+        if parts:
+            plans[camera.id] = "; ".join(parts)
+    if issues:
+        raise ConfigError(issues)
+    return plans
+
+
 def footprint_warnings(
     config: SiteConfig, file: str, footprints: dict[str, FloorFootprint]
 ) -> list[str]:
@@ -196,8 +241,11 @@ def summarize(
     footprints: dict[str, FloorFootprint] | None = None,
     latencies: dict[str, CameraLatency] | None = None,
     geometries: dict[str, str] | None = None,
+    plans: dict[str, str] | None = None,
 ) -> str:
     """A one-screen human-readable summary of a valid site configuration.
+
+    ``plans`` (by camera id, ``detector_plans``) adds a line per planned camera.
 
     ``footprints`` (by camera id) adds a line per camera: its floor footprint.
     ``latencies`` (by camera id, resolved with the calibration files) adds a line per
@@ -222,6 +270,8 @@ def summarize(
         if latencies is not None and camera.id in latencies:
             describe = latencies[camera.id].describe(safety.human_speed_mps)
             lines.append(f"  {'':<16} {describe}")
+        if plans is not None and camera.id in plans:
+            lines.append(f"  {'':<16} {plans[camera.id]}")
     lines.append(f"robots ({len(config.robots)}):")
     for index, robot in enumerate(config.robots):
         stop = robot.stopping

@@ -129,3 +129,28 @@ def test_check_loads_each_robots_kinematics_and_names_a_missing_urdf(tmp_path: P
     result = safetymon("config", "check", str(site))
     assert result.returncode == 2
     assert "robots[0].geometry" in result.stderr and "missing.urdf" in result.stderr
+
+
+def test_check_prints_each_cameras_planned_detector_and_refuses_an_unplannable_one(
+    tmp_path: Path,
+) -> None:
+    """`run` plans SSDLite passes (and HOG crops) per camera from its calibration; `config
+    check` makes the same plan, prints it, and refuses a camera that cannot be planned."""
+    site = (REPO / "zones" / "pets09-s2l1.yaml").read_text()
+    calibration = str(REPO / "calibration" / "pets09-view001.yaml")
+    site = site.replace("calibration: ../calibration/pets09-view001.yaml",
+                        f"calibration: {calibration}")  # fmt: skip
+    site = site.replace("detector: {kind: hog+foreground}",
+                        "detector: {kind: ssdlite, ssdlite: {planned_passes: 3}}")  # fmt: skip
+    planned = tmp_path / "planned.yaml"
+    planned.write_text(site)
+    result = safetymon("config", "check", str(planned))
+    assert result.returncode == 0, result.stderr
+    assert "ssdlite: 3 pass(es): the whole frame + 2 tile(s) of 404 px" in result.stdout
+    unplannable = tmp_path / "unplannable.yaml"  # a homography without an image size
+    unplannable.write_text(site.replace(f"calibration: {calibration}",
+                                        "floor_homography: [[1, 0, 0], [0, 1, 0], [0, 0.001, 1]]"))
+    result = safetymon("config", "check", str(unplannable))
+    assert result.returncode == 2
+    assert "cameras[0]" in result.stderr and "planned_passes" in result.stderr
+    assert "image_size" in result.stderr
