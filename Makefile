@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check safetymon tests benchmarks hw
 
 test: $(STAMP) lint
-	$(PY) -m pytest
+	$(PY) -m pytest -m "slow or not slow"
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_separation.py
