@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from safetymon.cli.arg_types import image_size
 from safetymon.cli.calibrate_import_cmd import register_import
 from safetymon.cli.calibrate_latency_cmd import register as register_latency
 from safetymon.config.loader import ConfigError
@@ -108,17 +109,6 @@ def point_pair(text: str) -> tuple[float, float, float, float]:
     u, v = _numbers(pixel, (2,), form, text)
     x, y = _numbers(floor, (2,), form, text)
     return u, v, x, y
-
-
-def image_size(text: str) -> tuple[int, int]:
-    """``WIDTHxHEIGHT`` pixels such as ``640x480``; both >= 16."""
-    parts = text.lower().split("x")
-    if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 640x480, got {text!r}")
-    width, height = int(parts[0]), int(parts[1])
-    if width < 16 or height < 16:
-        raise argparse.ArgumentTypeError(f"WIDTH and HEIGHT must be >= 16, got {text!r}")
-    return width, height
 
 
 def floor_xy(text: str) -> tuple[float, float]:

@@ -14,6 +14,7 @@ import math
 import sys
 from pathlib import Path
 
+from safetymon.cli.arg_types import image_size
 from safetymon.perception.calibration.model import save_calibration
 from safetymon.perception.calibration.opencv_import import (
     OpenCVImportError,
@@ -64,6 +65,11 @@ def register_import(commands: argparse._SubParsersAction) -> None:
         help="multiply the translation by this to get metres (0.01: cm, 0.001: mm; default 1)",
     )  # fmt: skip
     parser.add_argument(
+        "--image-size", type=image_size, metavar="WIDTHxHEIGHT",
+        help="size of the calibrated images, for files without image_width/image_height "
+        "(e.g. 1920x1080); files that give them must agree",
+    )  # fmt: skip
+    parser.add_argument(
         "--floor-error-m", type=_non_negative, default=0.0, metavar="METRES",
         help="the imported pose's floor error if known (default 0: the pose is taken as exact "
         "and only each detection's pixel uncertainty counts)",
@@ -75,7 +81,7 @@ def run_import(args: argparse.Namespace) -> int:
     """Import, check and write the calibration file."""
     camera = args.camera or Path(args.out).stem
     try:
-        imported = read_opencv_calibration(args.files, args.unit_scale)
+        imported = read_opencv_calibration(args.files, args.unit_scale, args.image_size)
         calibration = calibration_from_import(imported, camera, args.floor_error_m)
         mapper = FloorMapper(
             imported.floor_homography(), imported.camera_matrix, imported.dist_coeffs,

@@ -106,6 +106,36 @@ def test_split_files_in_centimetres(tmp_path: Path) -> None:
     assert "floor mapping refused" in result.stderr
 
 
+def test_camera_matrix_alone_with_the_size_given_and_a_plain_text_pose(tmp_path: Path) -> None:
+    """Several published datasets give the intrinsics without the image size, and the pose
+    as plain space-separated XML text (``<rvec>1.87 0.37 -0.40</rvec>``) in centimetres."""
+    intrinsics_only = {key: value for key, value in intrinsics_values(K, DIST, SIZE).items()
+                       if key not in ("image_width", "image_height")}  # fmt: skip
+    intrinsics = write_filestorage(tmp_path / "intr.xml", intrinsics_only)
+    rvec, _ = cv2.Rodrigues(ROTATION)
+    extrinsics = tmp_path / "extr.xml"
+    extrinsics.write_text(
+        '<?xml version="1.0"?>\n<opencv_storage>\n'
+        f"<rvec>{' '.join(repr(float(v)) for v in rvec.ravel())}</rvec>\n"
+        f"<tvec>{' '.join(repr(float(v)) for v in TVEC.ravel() * 100)}</tvec>\n"
+        "</opencv_storage>\n"
+    )
+    out = tmp_path / "cam.yaml"
+    files = [str(intrinsics), str(extrinsics), "--out", str(out), "--unit-scale", "0.01"]
+    result = cli(*files)
+    assert result.returncode == 2 and not out.exists()
+    assert "key image_width is missing" in result.stderr and "--image-size" in result.stderr
+    result = cli(*files, "--image-size", f"{SIZE[0]}x{SIZE[1]}")
+    assert result.returncode == 0, result.stderr
+    check_imported(out)
+    # a size given that disagrees with the files' own is refused, naming the key
+    with_size = write_filestorage(tmp_path / "with-size.xml", intrinsics_values(K, DIST, SIZE))
+    result = cli(str(with_size), str(extrinsics), "--out", str(tmp_path / "x.yaml"),
+                 "--unit-scale", "0.01", "--image-size", "1920x1080")  # fmt: skip
+    assert result.returncode == 2 and not (tmp_path / "x.yaml").exists()
+    assert "key image_width" in result.stderr and "disagrees" in result.stderr
+
+
 def _bad_files(tmp_path: Path, case: str) -> tuple[list[Path], str]:
     base = intrinsics_values(K, DIST, SIZE) | pose_values(ROTATION, TVEC, "rvec")
     path = tmp_path / "bad.yml"

@@ -239,6 +239,34 @@ def _side(item: _Value) -> int:
     return int(number)
 
 
+def _image_size(
+    found: dict[str, _Value], files: Sequence[Path], given: tuple[int, int] | None
+) -> tuple[int, int]:
+    """The image size from the files, else ``given``; both present must agree."""
+    keys = ("image_width", "image_height")
+    if given is not None:
+        width, height = given
+        if not (width >= MIN_IMAGE_SIDE_PX and height >= MIN_IMAGE_SIDE_PX):
+            raise OpenCVImportError(
+                f"image size {width}x{height}: each side must be >= {MIN_IMAGE_SIDE_PX} px"
+            )
+        for key, value in zip(keys, given, strict=True):
+            if key in found and _side(found[key]) != value:
+                raise OpenCVImportError(
+                    f"{found[key].where()}: {found[key].shown()} disagrees with the image size "
+                    f"given ({width}x{height})"
+                )
+        return int(width), int(height)
+    missing = [key for key in keys if key not in found]
+    if missing:
+        names = ", ".join(str(path) for path in files)
+        raise OpenCVImportError(
+            f"key {missing[0]} is missing (read {names}); give the calibrated images' size "
+            "with --image-size WIDTHxHEIGHT"
+        )
+    return _side(found["image_width"]), _side(found["image_height"])
+
+
 def _rotation(found: dict[str, _Value], files: Sequence[Path]) -> tuple[np.ndarray, _Value]:
     """The pose's rotation matrix and the translation key (``tvec`` or ``T``)."""
     has_rvec = "rvec" in found or "tvec" in found
@@ -272,12 +300,19 @@ def _rotation(found: dict[str, _Value], files: Sequence[Path]) -> tuple[np.ndarr
     return u @ vt, _require(found, "T", files)
 
 
-def read_opencv_calibration(paths: Sequence[str | Path], unit_scale: float = 1.0) -> ImportedCamera:
+def read_opencv_calibration(
+    paths: Sequence[str | Path],
+    unit_scale: float = 1.0,
+    image_size: tuple[int, int] | None = None,
+) -> ImportedCamera:
     """Read intrinsics and the floor → camera pose from FileStorage files.
 
     Args:
         paths: one or more XML / YAML FileStorage files (keys may be split over them).
         unit_scale: factor from the files' translation unit to metres (1: metres).
+        image_size: (width, height) pixels of the calibrated images, for files without
+            ``image_width`` / ``image_height`` (several datasets publish the camera matrix
+            alone); files that give them must agree.
 
     Raises:
         OpenCVImportError: see the module docstring.
@@ -290,10 +325,7 @@ def read_opencv_calibration(paths: Sequence[str | Path], unit_scale: float = 1.0
     found = _read_keys(files)
     k = _camera_matrix(_require(found, "camera_matrix", files))
     dist = _distortion(_require(found, "distortion_coefficients", files))
-    size = (
-        _side(_require(found, "image_width", files)),
-        _side(_require(found, "image_height", files)),
-    )
+    size = _image_size(found, files, image_size)
     rotation, translation = _rotation(found, files)
     tvec = _vector3(translation) * unit_scale
     centre = -rotation.T @ tvec
