@@ -211,7 +211,7 @@ def run_check(
         "records": len(records),
         "size": f"{size[0]}x{size[1]}",
         "codec": codec,
-        "detector": DetectorConfig().kind,
+        "detector": "+".join(DetectorConfig().kinds),  # auto without a photo of the empty cell
         "reference_median": reference_median,
         "world_from": "box heights" if estimate is not None else "ground truth",
         "height_fit": None

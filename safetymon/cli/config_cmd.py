@@ -18,6 +18,7 @@ from pathlib import Path
 
 import shapely
 
+from safetymon.config.cameras import AUTO_DETECTOR
 from safetymon.config.links import (
     dds_output_summary,
     state_input_summary,
@@ -28,7 +29,11 @@ from safetymon.config.site import SiteConfig
 from safetymon.geometry.protection import protection_report
 from safetymon.geometry.site_separation import input_age_limits_s, robot_separation_m
 from safetymon.monitor.input_keys import load_state_input_keys
-from safetymon.monitor.perception_setup import camera_hog_plan, camera_ssdlite_tiles
+from safetymon.monitor.perception_setup import (
+    camera_hog_plan,
+    camera_reference,
+    camera_ssdlite_tiles,
+)
 from safetymon.perception.camera_latency import CameraLatency, camera_latencies, latency_seconds
 from safetymon.perception.floor_footprint import FloorFootprint, floor_footprint
 from safetymon.perception.mapping import FloorMapper
@@ -167,16 +172,19 @@ def camera_footprints(config: SiteConfig, file: str) -> dict[str, FloorFootprint
 def detector_plans(config: SiteConfig, file: str) -> dict[str, str]:
     """Each camera's detector plan from its calibration, as ``run`` makes it (HOG crops for
     ``detector.hog.scales: auto``, SSDLite tiles for ``detector.ssdlite.planned_passes``),
-    by camera id, one line each; cameras without a planned detector are left out.
+    by camera id, one line each; cameras without a planned detector are left out. Each
+    camera's reference image, if it names one, is read as ``run`` reads it.
 
     Raises:
-        ConfigError: every camera that cannot be planned (names ``cameras[i]`` and why).
+        ConfigError: every camera that cannot be planned or whose reference image cannot be
+            read (names ``cameras[i]`` and why).
     """
     issues: list[ConfigIssue] = []
     plans: dict[str, str] = {}
     for index, camera in enumerate(config.cameras):
         try:
             mapper = FloorMapper.from_camera_config(camera, Path(file).parent, site_file=file)
+            camera_reference(camera, index, Path(file).parent, Path(file))  # readable?
             hog = camera_hog_plan(config, camera, index, mapper, Path(file))
             tiles = camera_ssdlite_tiles(config, camera, index, mapper, Path(file))
         except ConfigError as error:
@@ -229,6 +237,19 @@ def footprint_warnings(
     return warnings
 
 
+def detector_summary(config: SiteConfig) -> str:
+    """The detector kind; for ``auto``, what each camera runs."""
+    detector = config.detector
+    if detector.kind != AUTO_DETECTOR:
+        return detector.kind
+    with_reference = [camera.id for camera in config.cameras if camera.reference_image]
+    return (
+        f"{AUTO_DETECTOR}: ssdlite"
+        + (f"; ssdlite+foreground on {', '.join(with_reference)} (reference image)"
+           if with_reference else "; no camera has a reference image for foreground")
+    )  # fmt: skip
+
+
 def run_schema(args: argparse.Namespace) -> int:
     """Print the JSON Schema of the site configuration."""
     print(json.dumps(SiteConfig.model_json_schema(), indent=2))
@@ -256,7 +277,7 @@ def summarize(
     safety = config.safety
     lines = [
         f"site {config.site!r} from {file}  (config sha256 {config_hash(config)[:16]}…)",
-        f"detector: {config.detector.kind}",
+        f"detector: {detector_summary(config)}",
         f"cameras ({len(config.cameras)}):",
     ]
     for camera in config.cameras:

@@ -12,6 +12,12 @@ from safetymon.config.base import StrictModel
 from safetymon.config.zones import IDENTIFIER_PATTERN
 
 DETECTOR_KINDS = ("hog", "foreground", "yolo", "onnx", "ssdlite")
+AUTO_DETECTOR = "auto"
+"""The default detector kind: ``ssdlite`` on every camera, joined by ``foreground`` on each
+camera that has an empty-cell reference image (``reference_image``, replay's
+``--reference-median``, the demo's rendered cell): the pretrained network finds people, the
+reference finds anything that is not the empty cell (a crouching or carrying person the
+network misses)."""
 
 SourceClass = Literal["network", "device", "recorded"]
 DEFAULT_LATENCY_S: dict[str, float] = {"network": 0.5, "device": 0.15, "recorded": 0.0}
@@ -421,10 +427,11 @@ class DetectorConfig(StrictModel):
     """Which person detector(s) run on every frame."""
 
     kind: str = Field(
-        "ssdlite",
-        description="ssdlite (the default: a pretrained pedestrian network, no per-site "
-        "tuning) | hog (no model file) | foreground | yolo | onnx, or several joined with '+' "
-        "(ssdlite+foreground where an empty-cell reference image exists).",
+        AUTO_DETECTOR,
+        description="auto (the default: ssdlite, a pretrained pedestrian network with no "
+        "per-site tuning, joined by foreground on each camera with an empty-cell reference "
+        "image) | ssdlite | hog (no model file) | foreground | yolo | onnx, or several "
+        "joined with '+' (e.g. ssdlite+foreground on every camera).",
     )
     model: str | None = Field(
         None, description="Model name from models/manifest (yolo and onnx kinds)."
@@ -462,7 +469,11 @@ class DetectorConfig(StrictModel):
     @field_validator("kind")
     @classmethod
     def _check_kind(cls, kind: str) -> str:
+        if kind.strip() == AUTO_DETECTOR:
+            return AUTO_DETECTOR
         parts = [part.strip() for part in kind.split("+")]
+        if AUTO_DETECTOR in parts:
+            raise ValueError(f"{AUTO_DETECTOR} stands alone; it cannot be combined with '+'")
         unknown = [part for part in parts if part not in DETECTOR_KINDS]
         if unknown or not parts:
             raise ValueError(
@@ -475,7 +486,15 @@ class DetectorConfig(StrictModel):
 
     @property
     def kinds(self) -> tuple[str, ...]:
-        """The individual detector kinds."""
+        """The individual detector kinds every camera runs (``auto``: ssdlite; a camera with
+        a reference image adds foreground, see ``kinds_for``)."""
+        return self.kinds_for(has_reference=False)
+
+    def kinds_for(self, *, has_reference: bool) -> tuple[str, ...]:
+        """The detector kinds of one camera: ``auto`` resolved by whether it has an
+        empty-cell reference image; any other kind as written."""
+        if self.kind == AUTO_DETECTOR:
+            return ("ssdlite", "foreground") if has_reference else ("ssdlite",)
         return tuple(self.kind.split("+"))
 
     @model_validator(mode="after")

@@ -7,6 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -25,6 +28,23 @@ def test_check_demo_cell_prints_ok_and_summary() -> None:
     assert any("keep-out" in line and "protective" in line for line in lines)
     assert any("worst-case S_p" in line for line in lines)
     assert len(lines) < 40  # one screen
+
+
+def test_check_says_what_the_auto_detector_runs_on_each_camera(tmp_path: Path) -> None:
+    result = safetymon("config", "check", "zones/demo-cell.yaml")
+    assert result.returncode == 0, result.stderr
+    assert "detector: auto: ssdlite; no camera has a reference image" in result.stdout
+    site = (REPO / "zones" / "demo-cell.yaml").read_text().replace(
+        "    max_frame_age_s: 0.3\n", "    max_frame_age_s: 0.3\n    reference_image: empty.png\n"
+    )
+    (tmp_path / "site.yaml").write_text(site)
+    result = safetymon("config", "check", str(tmp_path / "site.yaml"))
+    assert result.returncode == 2  # as run, config check reads the reference image
+    assert "cameras[0].reference_image" in result.stderr and "empty.png" in result.stderr
+    cv2.imwrite(str(tmp_path / "empty.png"), np.zeros((480, 640, 3), np.uint8))
+    result = safetymon("config", "check", str(tmp_path / "site.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert "ssdlite+foreground on cam1 (reference image)" in result.stdout
 
 
 def test_check_worst_case_separation_counts_the_input_age_limits() -> None:

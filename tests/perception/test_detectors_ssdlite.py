@@ -254,6 +254,26 @@ def test_config_checks() -> None:
     assert DetectorConfig(kind="ssdlite+foreground").kinds == ("ssdlite", "foreground")
 
 
+def test_the_default_is_ssdlite_joined_by_foreground_where_a_reference_exists(
+    graph: Path, pets: tuple[dict[int, np.ndarray], dict]
+) -> None:
+    default = DetectorConfig()
+    assert default.kind == "auto"
+    assert default.kinds == ("ssdlite",)
+    assert default.kinds_for(has_reference=True) == ("ssdlite", "foreground")
+    assert DetectorConfig(kind="hog").kinds_for(has_reference=True) == ("hog",)
+    with pytest.raises(ValidationError, match="cannot be combined"):
+        DetectorConfig(kind="auto+foreground")
+    frames, _ = pets
+    alone = build_detector(default)
+    assert isinstance(alone, SsdliteDetector)
+    reference = frames[1]  # any image of the frame size stands in for the empty cell here
+    joined = build_detector(default, reference_bgr=reference)
+    assert joined.kind == "ssdlite+foreground"
+    # the reference is used: on a frame differing from it, foreground finds blobs
+    assert any(d.label == "foreground" for d in joined.detect(frames[51]))
+
+
 def test_grid_tiles_cover_the_frame() -> None:
     tiles = grid_tiles((768, 576), 2, 2, 0.25)
     assert len(tiles) == 4

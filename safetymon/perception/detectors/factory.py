@@ -78,7 +78,8 @@ def build_detector(
     """The detector for one camera.
 
     Args:
-        config: the site's detector configuration.
+        config: the site's detector configuration (``auto``: ssdlite, plus foreground when
+            ``reference_bgr`` is given).
         models_dir: folder with `manifest.yaml` and model files (yolo, onnx kinds).
         reference_bgr: the camera's empty-cell reference image (foreground kind), pixels.
         hog_band_plan: the camera's HOG crops (``detector.hog.scales: auto``), from
@@ -90,9 +91,10 @@ def build_detector(
         DetectorError: a part cannot be built (missing model, hash mismatch, no reference,
             missing optional package); the monitor must refuse to start.
     """
+    kinds = config.kinds_for(has_reference=reference_bgr is not None)
     parts = [
         _build_one(kind, config, Path(models_dir), reference_bgr, hog_band_plan, ssdlite_tiles)
-        for kind in config.kinds
+        for kind in kinds
     ]
     if len(parts) == 1:
         return parts[0]
