@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from safetymon.cli.arg_types import image_size
+from safetymon.cli.arg_types import grid, image_size
 from safetymon.cli.calibrate_import_cmd import register_import
 from safetymon.cli.calibrate_latency_cmd import register as register_latency
 from safetymon.config.loader import ConfigError
@@ -66,17 +66,6 @@ def _finite(text: str, what: str) -> float:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{what} must be finite, got {text!r}")
     return value
-
-
-def grid(text: str) -> tuple[int, int]:
-    """``COLSxROWS`` such as ``9x6`` → (9, 6); both >= 2."""
-    parts = text.lower().split("x")
-    if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
-        raise argparse.ArgumentTypeError(f"expected COLSxROWS such as 9x6, got {text!r}")
-    cols, rows = int(parts[0]), int(parts[1])
-    if cols < 2 or rows < 2:
-        raise argparse.ArgumentTypeError(f"COLS and ROWS must be >= 2, got {text!r}")
-    return cols, rows
 
 
 def metres(text: str) -> float:
