@@ -101,7 +101,22 @@ def run_check(args: argparse.Namespace) -> int:
             print(f"warning: {args.file}: {latency.warning}", file=sys.stderr)
     for warning in unauthenticated_link_warnings(config):
         print(f"warning: {args.file}: {warning}", file=sys.stderr)
+    for warning in missing_reference_warnings(config):
+        print(f"warning: {args.file}: {warning}", file=sys.stderr)
     return 0
+
+
+def missing_reference_warnings(config: SiteConfig) -> list[str]:
+    """Cameras whose detector has a foreground part but no reference image: ``run`` refuses
+    to start them; ``replay`` needs ``--reference-median N`` (the site may be for that)."""
+    return [
+        f"cameras[{index}] ({camera.id}): detector {config.detector.kind} has a foreground "
+        "part but the camera has no reference_image: `safetymon run` will refuse to start "
+        "(replay needs --reference-median N)"
+        for index, camera in enumerate(config.cameras)
+        if camera.reference_image is None
+        and "foreground" in config.detector.kinds_for(has_reference=False)
+    ]
 
 
 def robot_geometries(config: SiteConfig, site_file: Path) -> dict[str, str]:

@@ -45,6 +45,16 @@ def test_check_says_what_the_auto_detector_runs_on_each_camera(tmp_path: Path) -
     result = safetymon("config", "check", str(tmp_path / "site.yaml"))
     assert result.returncode == 0, result.stderr
     assert "ssdlite+foreground on cam1 (reference image)" in result.stdout
+    assert "reference_image" not in result.stderr
+
+
+def test_check_warns_of_a_foreground_camera_without_a_reference(tmp_path: Path) -> None:
+    site = (REPO / "zones" / "demo-cell.yaml").read_text()
+    (tmp_path / "site.yaml").write_text(site.replace("{kind: auto}", "{kind: ssdlite+foreground}"))
+    result = safetymon("config", "check", str(tmp_path / "site.yaml"))
+    assert result.returncode == 0, result.stderr  # replay may bring --reference-median
+    assert "cameras[0] (cam1): detector ssdlite+foreground has a foreground part" in result.stderr
+    assert "will refuse to start" in result.stderr
 
 
 def test_check_worst_case_separation_counts_the_input_age_limits() -> None:
