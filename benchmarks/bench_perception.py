@@ -35,7 +35,7 @@ The foreground reference is the per-pixel median of 25 frames spread over the ro
 (the dataset has no empty frame; on a real site it is a photo of the empty cell).
 
     python benchmarks/bench_perception.py [--frames 150 | --quick] [--detectors hog,...]
-        [--ssdlite-passes 2,3,4] [--json]
+        [--ssdlite-passes 2,3,4] [--max-coast-s S] [--json]
 
 ``--ssdlite-passes`` adds rows for ``detector.ssdlite.planned_passes`` (the whole frame plus
 N - 1 tiles planned from the row's calibration; TUD-Campus's from its box heights).
@@ -224,6 +224,14 @@ def new_user_config(
         place_zones(feet.world),
     )  # fmt: skip
     return SiteConfig.model_validate(document)
+
+
+def with_max_coast(site: SiteConfig, seconds: float) -> SiteConfig:
+    """``site`` with its tracks coasting at most ``seconds`` without an observation."""
+    tracking = site.tracking.model_validate(
+        site.tracking.model_dump() | {"max_coast_s": seconds}
+    )
+    return site.model_copy(update={"tracking": tracking})
 
 
 def boxes_only_config(
@@ -482,6 +490,11 @@ def main() -> int:
         "(detector.ssdlite.planned_passes: the whole frame + N-1 tiles planned from the "
         "calibration)",
     )
+    parser.add_argument(
+        "--max-coast-s", type=float,
+        help="override tracking.max_coast_s of both zone sets (seconds a track coasts "
+        "without observations; default: each site's own)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print JSON rows instead")
     parser.add_argument("--threads", type=int, default=1, help="OpenCV threads (default 1)")
     args = parser.parse_args()
@@ -516,6 +529,8 @@ def main() -> int:
     pets_truth = load_mot_ground_truth(PETS / "gt" / "gt.txt")
     tud_truth = load_mot_ground_truth(TUD / "gt" / "gt.txt")
     plaza_site = load_site_config(SITE)
+    if args.max_coast_s is not None:
+        plaza_site = with_max_coast(plaza_site, args.max_coast_s)
     native_mapper = FloorMapper.from_camera_config(plaza_site.cameras[0], SITE.parent)
     rows: list[dict] = []
     for stretch in stretches(frames):
@@ -532,6 +547,8 @@ def main() -> int:
                 image_size=stretch.size,
             )  # fmt: skip
             user_site = new_user_config(truth, range(1, 301), stretch.size, fps)
+            if args.max_coast_s is not None:
+                user_site = with_max_coast(user_site, args.max_coast_s)
         else:
             mapper, user_site = None, boxes_only_config(stretch.size, fps, truth)
         reference = None
