@@ -78,7 +78,7 @@ def budget_tiles(
 
     No extra tile is placed (the whole frame alone, with a note) when ``passes`` is 1, when
     every band already reaches the target on the whole frame, or when a tile that holds the
-    needy bands' tallest person would magnify less than ``MIN_GAIN``.
+    farthest needy band's tallest person would magnify less than ``MIN_GAIN``.
 
     Raises:
         TileBudgetError: ``passes`` outside 1..``MAX_PASSES``, ``input_px`` < 32,
