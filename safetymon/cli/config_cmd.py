@@ -65,8 +65,9 @@ def run_check(args: argparse.Namespace) -> int:
     report = None
     try:
         config = load_site_config(args.file)
-        footprints = camera_footprints(config, args.file)
-        plans = detector_plans(config, args.file)
+        mappers = camera_mappers(config, args.file)
+        footprints = {camera_id: floor_footprint(m) for camera_id, m in mappers.items()}
+        plans = detector_plans(config, args.file, mappers)
         latencies = camera_latencies(config, Path(args.file).parent)
         geometries = robot_geometries(config, Path(args.file))
         check_dds_output(config, Path(args.file))
@@ -163,28 +164,30 @@ def check_dds_output(config: SiteConfig, site_file: Path) -> None:
         raise ConfigError([ConfigIssue(str(site_file), "outputs.dds", message, None, False)])
 
 
-def camera_footprints(config: SiteConfig, file: str) -> dict[str, FloorFootprint]:
-    """Every camera's floor footprint, by camera id.
+def camera_mappers(config: SiteConfig, file: str) -> dict[str, FloorMapper]:
+    """Every camera's floor mapping, by camera id, built as ``run`` builds it.
 
     Raises:
         ConfigError: every camera whose mapping is refused (calibration file missing or
             invalid, mapping unusable: ``FloorMapper.from_camera_config``), all of them.
     """
     issues: list[ConfigIssue] = []
-    footprints: dict[str, FloorFootprint] = {}
+    mappers: dict[str, FloorMapper] = {}
     for camera in config.cameras:
         try:
-            mapper = FloorMapper.from_camera_config(camera, Path(file).parent, site_file=file)
+            mappers[camera.id] = FloorMapper.from_camera_config(
+                camera, Path(file).parent, site_file=file
+            )
         except ConfigError as error:
             issues.extend(error.issues)
-            continue
-        footprints[camera.id] = floor_footprint(mapper)
     if issues:
         raise ConfigError(issues)
-    return footprints
+    return mappers
 
 
-def detector_plans(config: SiteConfig, file: str) -> dict[str, str]:
+def detector_plans(
+    config: SiteConfig, file: str, mappers: dict[str, FloorMapper]
+) -> dict[str, str]:
     """Each camera's detector plan from its calibration, as ``run`` makes it (HOG crops for
     ``detector.hog.scales: auto``, SSDLite tiles for ``detector.ssdlite.planned_passes``),
     by camera id, one line each; cameras without a planned detector are left out. Each
@@ -198,10 +201,10 @@ def detector_plans(config: SiteConfig, file: str) -> dict[str, str]:
     plans: dict[str, str] = {}
     for index, camera in enumerate(config.cameras):
         try:
-            mapper = FloorMapper.from_camera_config(camera, Path(file).parent, site_file=file)
+            mapper = mappers[camera.id]
             camera_reference(camera, index, Path(file).parent, Path(file))  # readable?
             hog = camera_hog_plan(config, camera, index, mapper, Path(file))
-            tiles = camera_ssdlite_tiles(config, camera, index, mapper, Path(file))
+            passes = camera_ssdlite_tiles(config, camera, index, mapper, Path(file))
         except ConfigError as error:
             issues.extend(error.issues)
             continue
@@ -212,17 +215,14 @@ def detector_plans(config: SiteConfig, file: str) -> dict[str, str]:
                 f"hog: {len(hog.crops)} crop(s), upscale {min(upscales):.2f}-"
                 f"{max(upscales):.2f}, {hog.scan_mpx:.1f} Mpx a frame"
             )
-        if tiles is not None:
-            extra = tiles[1:]
-            parts.append(
-                f"ssdlite: {len(tiles)} pass(es): the whole frame"
-                + (
-                    f" + {len(extra)} tile(s) of {extra[0][2]} px at rows "
-                    f"{extra[0][1]}-{extra[0][1] + extra[0][3]}"
-                    if extra
-                    else " only (no far rows need magnifying)"
-                )
-            )
+        if passes is not None:
+            extra = passes.tiles[1:]
+            tiles = (
+                f" + {len(extra)} tile(s) of {extra[0][2]} px at rows "
+                f"{extra[0][1]}-{extra[0][1] + extra[0][3]}" if extra else " only"
+            )  # fmt: skip
+            notes = f" ({'; '.join(passes.notes)})" if passes.notes else ""
+            parts.append(f"ssdlite: {len(passes.tiles)} pass(es): the whole frame{tiles}{notes}")
         if parts:
             plans[camera.id] = "; ".join(parts)
     if issues:

@@ -27,7 +27,7 @@ from safetymon.perception.person_scale import (
     hog_bands,
     plan_person_scale,
 )
-from safetymon.perception.tile_budget import TileBudgetError, budget_tiles
+from safetymon.perception.tile_budget import BudgetTiles, TileBudgetError, budget_tiles
 
 
 def detection_threads(cameras: int, configured: int | None, cpus: int | None) -> int:
@@ -107,9 +107,10 @@ def camera_ssdlite_tiles(
     index: int,
     mapper: FloorMapper,
     site_file: Path | None,
-) -> list[tuple[int, int, int, int]] | None:
-    """The camera's SSDLite tiles when ``detector.ssdlite.planned_passes`` is set and ssdlite
-    runs, else None (frame pixels; the whole frame first).
+) -> BudgetTiles | None:
+    """The camera's SSDLite passes when ``detector.ssdlite.planned_passes`` is set and ssdlite
+    runs, else None (``tiles`` in frame pixels, the whole frame first, and ``notes`` on why
+    fewer tiles than allowed were placed).
 
     Raises:
         ConfigError: the tiles cannot be planned from this camera's calibration (no image
@@ -122,7 +123,7 @@ def camera_ssdlite_tiles(
         plan = plan_person_scale(
             mapper, camera_height_m=camera.camera_height_m, person_height_m=camera.person_height_m
         )
-        return list(budget_tiles(plan, passes).tiles)
+        return budget_tiles(plan, passes)
     except (PersonScaleError, TileBudgetError) as exc:
         raise _issue(
             site_file, f"cameras[{index}]",
@@ -192,11 +193,12 @@ def build_pipelines(
         reference = references.get(camera.id)
         if reference is None:
             reference = camera_reference(camera, index, base_dir, site_file)
+        passes = camera_ssdlite_tiles(config, camera, index, mapper, site_file)
         try:
             detector = build_detector(
                 config.detector, models_dir, reference_bgr=reference,
                 hog_band_plan=camera_hog_plan(config, camera, index, mapper, site_file),
-                ssdlite_tiles=camera_ssdlite_tiles(config, camera, index, mapper, site_file),
+                ssdlite_tiles=None if passes is None else list(passes.tiles),
             )  # fmt: skip
         except DetectorError as exc:
             field = f"cameras[{index}].reference_image" if "reference" in str(exc) else "detector"
