@@ -112,6 +112,9 @@ def run(args: argparse.Namespace) -> int:
     except ScenarioUnavailableError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except ValueError as error:  # a site that does not fit the scenario (names the file)
+        print(f"error: scenario {args.scenario}: {error}", file=sys.stderr)
+        return 2
     except OSError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

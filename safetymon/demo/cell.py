@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from safetymon.config.loader import load_site_config
+from safetymon.config.robots import ZmqStateInputConfig
 from safetymon.config.site import SiteConfig
 from safetymon.monitor.app import CycleListener, Monitor, MonitorParts
 from safetymon.perception.sources import FrameSource
@@ -24,12 +25,27 @@ from safetymon.sim.live import SimCellSource, SimController
 from safetymon.sim.render import CellRenderer
 
 
+def with_evidence_in(config: SiteConfig, out_dir: Path) -> SiteConfig:
+    """``config`` with its evidence database and snapshots in ``out_dir``."""
+    evidence = config.evidence.model_copy(
+        update={"db_path": out_dir / "evidence.db", "snapshot_dir": out_dir / "snapshots"}
+    )
+    return config.model_copy(update={"evidence": evidence})
+
+
 def demo_config(site_file: Path, robot_state_endpoint: str, out_dir: Path) -> SiteConfig:
     """The demo site with the robot's state input pointed at the simulated controller.
 
     The evidence paths go to ``out_dir``; everything else is the site file as written.
+
+    Raises:
+        ConfigError: the site file is invalid.
+        ValueError: its first robot does not read its state over ZeroMQ (the simulated arm
+            publishes there).
     """
     config = load_site_config(site_file)
+    if not config.robots or not isinstance(config.robots[0].state_input, ZmqStateInputConfig):
+        raise ValueError(f"{site_file}: the arm cell's robot must have a zmq state_input")
     robots = [
         robot.model_copy(
             update={
@@ -42,10 +58,7 @@ def demo_config(site_file: Path, robot_state_endpoint: str, out_dir: Path) -> Si
         else robot
         for index, robot in enumerate(config.robots)
     ]
-    evidence = config.evidence.model_copy(
-        update={"db_path": out_dir / "evidence.db", "snapshot_dir": out_dir / "snapshots"}
-    )
-    return config.model_copy(update={"robots": robots, "evidence": evidence})
+    return with_evidence_in(config.model_copy(update={"robots": robots}), out_dir)
 
 
 class SiteCellProperties:

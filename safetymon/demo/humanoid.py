@@ -20,14 +20,14 @@ import logging
 import math
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TextIO
 
 from safetymon.config.loader import load_site_config
 from safetymon.config.robots import Ros2StateInputConfig
 from safetymon.config.site import SiteConfig
-from safetymon.demo.cell import SiteCellProperties
+from safetymon.demo.cell import SiteCellProperties, with_evidence_in
 from safetymon.monitor.app import CycleListener, Monitor, MonitorParts
 from safetymon.perception.sources import FrameSource
 from safetymon.sim.camera import SimCamera
@@ -46,6 +46,10 @@ STATE_RATE_HZ = 50.0
 """Joint states (and odometry) per second the simulated humanoid publishes."""
 SETTLED_SCALE = 0.02
 """A speed scale within this of the permitted one counts as reached."""
+OBEY_WITHIN_S = 1.0
+"""A permitted state lasting longer than this (seconds) must have been obeyed by its end: the
+humanoid brakes from walking speed in its stopping time (0.27 s in the demo site), and the
+client's watchdog (0.2 s) and the record's line interval come on top."""
 
 
 class ScenarioUnavailableError(RuntimeError):
@@ -66,10 +70,8 @@ def demo_config(site_file: Path, out_dir: Path, ros2_domain: int | None) -> Site
     if ros2_domain is not None:
         state_input = robot.state_input.model_copy(update={"domain_id": ros2_domain})
         robot = robot.model_copy(update={"state_input": state_input})
-    evidence = config.evidence.model_copy(
-        update={"db_path": out_dir / "evidence.db", "snapshot_dir": out_dir / "snapshots"}
-    )
-    return config.model_copy(update={"robots": [robot, *config.robots[1:]], "evidence": evidence})
+    robots = [robot, *config.robots[1:]]
+    return with_evidence_in(config.model_copy(update={"robots": robots}), out_dir)
 
 
 @dataclass
@@ -86,6 +88,7 @@ class HumanoidDemoParts(SiteCellProperties):
         body: the humanoid's capsules from its pose (its URDF).
         truth: receives the robot's true pose for the camera.
         process: the simulated humanoid's process, once started.
+        exit_code: its exit status once stopped (None before).
     """
 
     site_file: Path
@@ -97,6 +100,7 @@ class HumanoidDemoParts(SiteCellProperties):
     body: HumanoidBody
     truth: TruthReceiver
     process: subprocess.Popen[bytes] | None = None
+    exit_code: int | None = None
     _log: IO[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -214,7 +218,7 @@ class HumanoidDemoParts(SiteCellProperties):
 
     def stop(self) -> None:
         """Stop the robot's process (end of its standard input, then SIGTERM, then SIGKILL)
-        and close the truth socket."""
+        and close the truth socket; ``exit_code`` keeps the process's exit status."""
         process = self.process
         if process is not None:
             if process.stdin is not None:
@@ -229,14 +233,20 @@ class HumanoidDemoParts(SiteCellProperties):
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait(5.0)
+            self.exit_code = process.returncode
         if self._log is not None:
             self._log.close()
             self._log = None
         self.truth.close()
 
     def robot_report(self) -> HumanoidReport:
-        """What the simulated humanoid recorded (see `read_record`)."""
-        return read_record(self.record_path)
+        """What the simulated humanoid recorded (see `read_record`); a process that did not
+        exit with status 0 after `stop` is a problem too (it died or had to be killed)."""
+        report = read_record(self.record_path)
+        if self.exit_code not in (None, 0):
+            what = f"the humanoid's process exited with status {self.exit_code}"
+            return replace(report, problems=(*report.problems, what))
+        return report
 
 
 @dataclass(frozen=True)
@@ -317,11 +327,18 @@ class HumanoidReport:
 def read_record(path: Path) -> HumanoidReport:
     """Summarise the simulated humanoid's JSON-lines record.
 
+    Problems: a permitted state other than the last that lasted more than ``OBEY_WITHIN_S``
+    and ended with the robot faster than permitted; a record without its stop line (the
+    process ended early); never walking at full speed on RUN, slowing on SLOW, or coming to a
+    standstill from walking on STOP.
+
     Raises:
         OSError: the record cannot be read.
+        ValueError: a line other than the last is not JSON (names file and line).
     """
     spans: list[PermittedSpan] = []
     walk_speed = math.nan
+    stopped = False
     current: list[dict] = []
 
     def close() -> None:
@@ -329,22 +346,34 @@ def read_record(path: Path) -> HumanoidReport:
             spans.append(_span(current))
             current.clear()
 
-    with open(path, encoding="utf-8") as lines:
-        for text in lines:
-            try:
-                line = json.loads(text)
-            except json.JSONDecodeError:
-                continue  # a line cut short by a killed process
-            if line.get("event") == "start":
-                walk_speed = float(line.get("walk_speed_mps", math.nan))
-                continue
-            if "permitted" not in line:
-                continue
-            if current and current[-1]["permitted"] != line["permitted"]:
-                close()
-            current.append(line)
+    with open(path, encoding="utf-8") as handle:
+        texts = handle.read().splitlines()
+    for number, text in enumerate(texts, 1):
+        try:
+            line = json.loads(text)
+        except json.JSONDecodeError:
+            if number == len(texts):
+                continue  # the last line, cut short by a killed process
+            raise ValueError(f"{path}:{number}: not a JSON record line: {text[:80]!r}") from None
+        if line.get("event") == "stop":
+            stopped = True
+        if line.get("event") == "start":
+            walk_speed = float(line.get("walk_speed_mps", math.nan))
+            continue
+        if "permitted" not in line:
+            continue
+        if current and current[-1]["permitted"] != line["permitted"]:
+            close()
+        current.append(line)
     close()
-    problems = []
+    problems = [
+        f"the humanoid walked at scale {s.end_scale:.2f} through {s.end_s - s.start_s:.1f} s of "
+        f"{s.state} (permitted {s.permitted_scale:.2f})"
+        for s in spans[:-1]  # the last span may have ended before the robot could obey
+        if not s.obeyed and s.end_s - s.start_s > OBEY_WITHIN_S
+    ]
+    if not stopped:
+        problems.append("the humanoid's record has no stop line: its process ended early")
     if not any(s.state == "RUN" and s.max_scale >= 1.0 - SETTLED_SCALE for s in spans):
         problems.append("the humanoid never walked at full speed on RUN")
     if not any(s.state == "SLOW" and s.obeyed and s.end_scale > 0.0 for s in spans):

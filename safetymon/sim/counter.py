@@ -30,6 +30,7 @@ import numpy as np
 from safetymon.config.robots import RobotConfig
 from safetymon.config.site import SiteConfig
 from safetymon.config.zones import ZoneConfig, ZoneType
+from safetymon.geometry.ssm import stopping_for
 from safetymon.robot.geometry import RobotModel
 from safetymon.robot.kinematics import UrdfChain
 from safetymon.sim.camera import SimCamera
@@ -202,13 +203,25 @@ class CounterScene:
         return cls(zones, counter, shelf, loop, people)
 
     def walker(self, robot: RobotConfig) -> HumanoidWalker:
-        """The humanoid's walk on this scene's loop, braking at the robot's base
-        deceleration (``stability.base_stopping``; 1.0 m/s² without one)."""
+        """The humanoid's walk on this scene's loop, braking as the robot's base stopping
+        says (``stability.base_stopping``: from walking speed to standstill in its stopping
+        time).
+
+        Raises:
+            ValueError: the robot has no ``stability.base_stopping`` (a humanoid's braking
+                must be configured) or it gives no positive stopping time.
+        """
+        if robot.stability is None:
+            raise ValueError(f"robot {robot.id}: a humanoid needs stability.base_stopping")
         gait = GaitModel()
-        deceleration = 1.0
-        if robot.stability is not None and robot.stability.base_stopping.deceleration_mps2:
-            deceleration = robot.stability.base_stopping.deceleration_mps2
-        return HumanoidWalker(self.loop, gait, slow_down_per_s=deceleration / gait.walk_speed_mps)
+        stopping = stopping_for(robot.stability.base_stopping, gait.walk_speed_mps)
+        stopping_s = stopping.stopping_time_s
+        if not stopping_s > 0.0:
+            raise ValueError(
+                f"robot {robot.id}: stability.base_stopping gives a stopping time of "
+                f"{stopping_s} s at {gait.walk_speed_mps} m/s; it must be > 0"
+            )
+        return HumanoidWalker(self.loop, gait, slow_down_per_s=1.0 / stopping_s)
 
     def state_at(self, time_s: float, humanoid: HumanoidCapsules | None) -> CounterState:
         """The scene at ``time_s`` with the humanoid as given.

@@ -222,7 +222,12 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     _watch_stdin(stop)
-    names = state_input.joint_names or list(JOINT_NAMES)
+    names = list(state_input.joint_names or JOINT_NAMES)
+    if names != list(JOINT_NAMES):  # positions are computed in JOINT_NAMES' order
+        return _error(
+            f"robot {robot.id}: state_input.joint_names {names} differ from the simulated "
+            f"humanoid's joints {list(JOINT_NAMES)} (same names, same order)", 2,
+        )  # fmt: skip
     try:
         sender = Ros2StateSender(state_input, names)
     except OSError as error:

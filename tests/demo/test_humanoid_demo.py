@@ -153,3 +153,17 @@ def test_demo_help_lists_the_scenarios_and_rejects_a_wrong_domain(tmp_path: Path
         )  # fmt: skip
         assert run.returncode == 2 and "--ros2-domain" in run.stderr, run.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_a_site_that_does_not_fit_the_scenario_is_refused_naming_it(tmp_path: Path) -> None:
+    examples = Path(__file__).resolve().parents[2] / "safetymon" / "examples"
+    for scenario, site, needs in (("humanoid-counter", "demo-cell.yaml", "ros2"),
+                                  ("arm-cell", "humanoid-counter.yaml", "zmq")):  # fmt: skip
+        run = subprocess.run(
+            [sys.executable, "-m", "safetymon", "demo", "--scenario", scenario,
+             "--config", str(examples / site), "--out", str(tmp_path / scenario)],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert run.returncode == 2, run.stderr
+        assert site in run.stderr and f"must have a {needs} state_input" in run.stderr
+        assert "Traceback" not in run.stderr

@@ -136,3 +136,51 @@ def test_the_humanoid_walks_slows_stands_and_stands_on_silence(tmp_path: Path) -
     assert samples[into_silence - 1]["speed_scale"] == 1.0
     assert all(line["cause"] == "frame" for line in samples[:into_silence]
                if line["permitted"] in ("RUN", "SLOW"))  # fmt: skip
+
+
+def _record(path: Path, states: list[tuple[str, float, float, float]], stop_line: bool = True,
+            tail: str = "") -> Path:
+    """A humanoid record: per (permitted, permitted_scale, duration_s, speed_scale) one span
+    of lines every 0.1 s, the robot at ``speed_scale`` (1.0: walking) throughout."""
+    lines = [{"event": "start", "t": 0.0, "robot": "h1", "walk_speed_mps": 0.4}]
+    t = 0.0
+    for permitted, allowed, duration, scale in states:
+        for _ in range(round(duration / 0.1)):
+            t += 0.1
+            lines.append({"t": t, "permitted": permitted, "permitted_scale": allowed,
+                          "cause": "frame", "speed_scale": scale,
+                          "base_speed_mps": 0.4 * scale, "x_m": 0.0, "y_m": 0.0})  # fmt: skip
+    if stop_line:
+        lines.append({"event": "stop", "t": t + 0.1, "sent": 1})
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines) + tail)
+    return path
+
+
+def test_read_record_accepts_an_obeying_robot_and_flags_one_that_walks_through(
+    tmp_path: Path,
+) -> None:
+    # obeying: slowed to 0.3 on SLOW and stood still on STOP (each span ends obeyed)
+    obeying = [("RUN", 1.0, 2.0, 1.0), ("SLOW", 0.3, 0.2, 1.0), ("SLOW", 0.3, 1.8, 0.3),
+               ("STOP", 0.0, 0.2, 0.3), ("STOP", 0.0, 1.8, 0.0), ("RUN", 1.0, 2.0, 1.0)]
+    good = _record(tmp_path / "good.jsonl", obeying, tail='{"t": 9.9, "permi')  # cut last line
+    assert read_record(good).problems == ()
+    # a second STOP, lasting 2 s, walked through at full speed: named, though one STOP obeyed
+    through = _record(tmp_path / "through.jsonl", [*obeying, ("STOP", 0.0, 2.0, 1.0),
+                                                   ("RUN", 1.0, 1.0, 1.0)])  # fmt: skip
+    problems = read_record(through).problems
+    assert len(problems) == 1 and "scale 1.00 through 1.9 s of STOP" in problems[0]
+    # a SLOW never slowed
+    never = _record(tmp_path / "never.jsonl", [("RUN", 1.0, 2.0, 1.0), ("SLOW", 0.3, 2.0, 1.0),
+                                               ("STOP", 0.0, 2.0, 0.0), ("RUN", 1.0, 1.0, 1.0)])
+    assert any("on SLOW" in p for p in read_record(never).problems)
+    # a process that died: no stop line
+    died = _record(tmp_path / "died.jsonl", obeying, stop_line=False)
+    assert read_record(died).problems == (
+        "the humanoid's record has no stop line: its process ended early",
+    )
+    # a broken line that is not the last is an error naming the file and line
+    broken = tmp_path / "broken.jsonl"
+    text = good.read_text().splitlines()
+    broken.write_text("\n".join([text[0], "{oops", *text[1:-1]]) + "\n")
+    with pytest.raises(ValueError, match=r"broken.jsonl:2: not a JSON record line"):
+        read_record(broken)
