@@ -38,6 +38,9 @@ class SignalOutputs:
     zmq_fault: str | None = None
     error_count: int = 0
     errors: list[str] = field(default_factory=list)
+    failed_writes_seen: dict[str, int] = field(default_factory=dict)
+    """Per output, its failed-write count at the last ``faults()`` (a failure between two
+    reads is reported even when a later write succeeded)."""
 
     @classmethod
     def open(cls, config: OutputsConfig, *, zmq_endpoint: str | None = None) -> SignalOutputs:
@@ -116,7 +119,9 @@ class SignalOutputs:
             self.dds_output.set_state(state, speed_scale=speed_scale, reasons=reasons)
 
     def faults(self) -> list[str]:
-        """Names and details of the outputs that are failing now (empty when all are fine)."""
+        """Names and details of the outputs that are failing now or failed a write since the
+        last call (empty when all are fine). A write that failed and was followed by a good
+        one before this call is still reported once: every failed write is an OUTPUT_FAULT."""
         found = []
         if self.zmq_fault:
             found.append(self.zmq_fault)
@@ -125,9 +130,15 @@ class SignalOutputs:
             ("modbus", self.modbus_output),
             ("dds", self.dds_output),
         ):
-            if output is not None and getattr(output, "fault", False):
+            if output is None:
+                continue
+            failed = int(getattr(output, "errors", 0))
+            new_failures = failed > self.failed_writes_seen.get(name, 0)
+            self.failed_writes_seen[name] = failed
+            if getattr(output, "fault", False) or new_failures:
+                where = getattr(output, "label", None)
                 last = getattr(output, "last_error", None)
-                found.append(f"{name} output failing: {last}")
+                found.append(f"{name} output failing{f' ({where})' if where else ''}: {last}")
         return found
 
     def close(self) -> None:

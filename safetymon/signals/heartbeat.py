@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from safetymon.signals.frame import U32_MAX as U32_MASK
 from safetymon.signals.frame import SafetyFrame, SafetyState
 from safetymon.signals.reasons import Reason
 
@@ -33,7 +34,6 @@ _log = logging.getLogger(__name__)
 ErrorCallback = Callable[[BaseException], None]
 """Called from the heartbeat thread with each write error; must not block."""
 
-U32_MASK = 0xFFFFFFFF
 
 
 class HeartbeatConfig(Protocol):
@@ -98,6 +98,11 @@ class HeartbeatOutput:
         self.last_frame: SafetyFrame | None = None
         """The last frame written completely."""
 
+    @property
+    def label(self) -> str:
+        """Where this output writes (port or endpoint), for messages."""
+        return self._label
+
     # --- transport (subclasses) -----------------------------------------------------------
 
     def _write_frame(self, frame: SafetyFrame) -> None:
@@ -125,20 +130,27 @@ class HeartbeatOutput:
             state: permitted state; any value that is not a :class:`SafetyState` means STOP.
             speed_scale: permitted speed fraction 0..1 (default 1.0); forced to 0 for STOP.
             reasons: :class:`~safetymon.signals.reasons.Reason` bit mask (u32).
+
+        A value that is not a state, a number or an integer mask is a STOP with
+        INTERNAL_ERROR; this never raises into the decision loop.
         """
         try:
+            reasons = int(reasons)
             st = SafetyState(int(state))
-        except ValueError:
-            st = SafetyState.STOP
-            reasons |= int(Reason.INTERNAL_ERROR)
-        speed = 0.0 if st == SafetyState.STOP else 1.0 if speed_scale is None else speed_scale
+            speed = 0.0 if st == SafetyState.STOP else float(
+                1.0 if speed_scale is None else speed_scale
+            )
+        except (TypeError, ValueError):  # not a state, scale or mask: STOP
+            st, speed = SafetyState.STOP, 0.0
+            reasons = (reasons if isinstance(reasons, int) else 0) | int(Reason.INTERNAL_ERROR)
         if not 0.0 <= speed <= 1.0:  # NaN fails too
             st, speed, reasons = SafetyState.STOP, 0.0, reasons | int(Reason.INTERNAL_ERROR)
+        reasons &= U32_MASK
         with self._lock:
             if self._closed:
                 return  # closed: STOP (SHUTDOWN) was the last word
             changed = (st, speed, reasons) != (self._state, self._speed, self._reasons)
-            self._state, self._speed, self._reasons = st, speed, reasons & U32_MASK
+            self._state, self._speed, self._reasons = st, speed, reasons
             self._state_time = time.monotonic()
             self._fresh = False
         if changed:
