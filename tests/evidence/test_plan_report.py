@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 import shutil
 import sqlite3
@@ -380,6 +381,7 @@ def test_fleet_scale_memory_helpers_keep_values() -> None:
     shared = _Shared()
     assert repr(shared(-0.0)) == "-0.0" and repr(shared(0.0)) == "0.0"
     assert shared(float("nan")) != shared(float("nan"))  # NaN stays NaN
+    assert math.isnan(shared(float("nan")))
     first = shared(frozenset({"zone0", "cell"}))
     assert shared(frozenset({"cell", "zone0"})) is first
     assert shared(2.5) is shared(float("2.5"))

@@ -169,11 +169,14 @@ def test_joint_velocities_are_the_time_derivative_of_the_positions(
     walker: HumanoidWalker,
 ) -> None:
     states = walk(walker, 2.0, 1.0)  # the scale still rising: both terms of q-dot count
+    checked = 0
     for before, now, after in zip(states[:-2], states[1:-1], states[2:], strict=True):
         if not before.speed_scale < now.speed_scale < after.speed_scale < 1.0:
             continue
         numeric = (walker.pose(after).positions - walker.pose(before).positions) / (2 * DT_S)
         np.testing.assert_allclose(walker.pose(now).velocities, numeric, atol=0.05)
+        checked += 1
+    assert checked > 10  # the rising stretch was really sampled
 
 
 def test_the_patrol_loop_is_continuous_and_walked_forward() -> None:
@@ -197,6 +200,11 @@ def test_pose_messages_round_trip_and_refuse_garbage(walker: HumanoidWalker) -> 
     assert (back.time_s, back.x_m, back.yaw_rad, back.speed_scale) == (
         pose.time_s, pose.x_m, pose.yaw_rad, pose.speed_scale)  # fmt: skip
     np.testing.assert_array_equal(back.positions, pose.positions)
+    scalars = ("time_s", "x_m", "y_m", "z_m", "yaw_rad", "vx_mps", "vy_mps", "yaw_rate_radps",
+               "speed_scale")  # every field, so that two swapped ones fail
+    assert [getattr(back, name) for name in scalars] == [getattr(pose, name) for name in scalars]
+    assert len(set(round(getattr(pose, name), 9) for name in scalars)) > 4  # distinct values
+    np.testing.assert_array_equal(back.velocities, pose.velocities)
     good = json.loads(pose_json(pose))
     for bad in (b"not json", json.dumps({**good, "x": None}).encode(),
                 json.dumps({k: v for k, v in good.items() if k != "yaw"}).encode(),

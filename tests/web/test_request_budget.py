@@ -123,8 +123,8 @@ def test_a_client_in_a_loop_gets_429_and_another_address_is_still_served(served)
     assert answers[0] >= 20 and answers[1] > 0 and sum(answers) == 40, statuses
     # a refusal of the loop itself (a request after one that waited 0.25 s may find the
     # bucket refilled by then, so a 41st request is not certain to be refused)
-    refused = next(response for response in responses if response.status == 429)
-    assert refused.status == 429 and refused.getheader("retry-after") == "1"
+    refused = [response for response in responses if response.status == 429]
+    assert all(response.getheader("retry-after") == "1" for response in refused)
     # each refusal waited: a loop gets a few answers per second, not hundreds
     assert time.monotonic() - started >= answers[1] * OVER_BUDGET_DELAY_S
     assert _get(server, "/api/zones", "127.0.0.2").status == 200  # another address
