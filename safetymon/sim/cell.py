@@ -280,8 +280,8 @@ class DemoScene:
         Raises:
             ValueError: the site lacks a protective or a warning zone, or the robot.
         """
-        protective = _first_zone(config, ZoneType.PROTECTIVE)
-        warning = _first_zone(config, ZoneType.WARNING)
+        protective = first_zone(config, ZoneType.PROTECTIVE)
+        warning = first_zone(config, ZoneType.WARNING)
         robots = [r for r in config.robots if robot_id is None or r.id == robot_id]
         if not robots:
             raise ValueError(f"robot_id: no robot {robot_id!r} in site {config.site!r}")
@@ -340,7 +340,8 @@ class DemoScene:
         return SceneState(time_s, poses, arm_phase_rad, arm)
 
 
-def _first_zone(config: SiteConfig, kind: ZoneType) -> ZoneConfig:
+def first_zone(config: SiteConfig, kind: ZoneType) -> ZoneConfig:
+    """The site's first zone of ``kind``; ValueError naming the site if it has none."""
     for zone in config.zones:
         if zone.type is kind:
             return zone

@@ -34,7 +34,7 @@ from safetymon.geometry.ssm import stopping_for
 from safetymon.robot.geometry import RobotModel
 from safetymon.robot.kinematics import UrdfChain
 from safetymon.sim.camera import SimCamera
-from safetymon.sim.cell import ScriptedPerson, Table
+from safetymon.sim.cell import ScriptedPerson, Table, first_zone
 from safetymon.sim.humanoid import (
     PELVIS_HEIGHT_M,
     GaitModel,
@@ -49,7 +49,6 @@ from safetymon.sim.render import (
     LABEL_FIRST_PERSON,
     LABEL_ROBOT,
     CellRenderer,
-    RenderedFrame,
     Room,
     capsule_mask,
 )
@@ -176,8 +175,8 @@ class CounterScene:
         if robot.permitted_zone is None:
             raise ValueError(f"robots: {robot.id} needs a permitted_zone (the staff side)")
         ex0, ey0, ex1, ey1 = config.zone(robot.permitted_zone).shape().bounds
-        _, py0, px1, py1 = _first_zone(config, ZoneType.PROTECTIVE).shape().bounds
-        wx0, wy0, wx1, _ = _first_zone(config, ZoneType.WARNING).shape().bounds
+        _, py0, px1, py1 = first_zone(config, ZoneType.PROTECTIVE).shape().bounds
+        wx0, wy0, wx1, _ = first_zone(config, ZoneType.WARNING).shape().bounds
         counter = Table(ex0 + 0.3, ey0 - 0.5, ex1 - 0.6, ey0, COUNTER_HEIGHT_M)
         shelf = Table(ex0, ey1 - 0.35, ex1, ey1, SHELF_HEIGHT_M)
         radius = 0.3
@@ -251,7 +250,8 @@ def counter_camera() -> SimCamera:
 
 
 class CounterRenderer(CellRenderer):
-    """Renders `CounterState`s of a `CounterScene` through a `SimCamera`.
+    """Renders `CounterState`s of a `CounterScene` through a `SimCamera` (`render` and
+    `render_with_truth` are the cell's; this class draws the counter's scene).
 
     Args:
         scene: the counter scene.
@@ -265,21 +265,6 @@ class CounterRenderer(CellRenderer):
     ) -> None:
         super().__init__(scene, camera, seed, noise_sigma, COUNTER_ROOM)  # type: ignore[arg-type]
         self.counter_scene = scene
-
-    def render(self, state: CounterState) -> np.ndarray:  # type: ignore[override]
-        """(H, W, 3) BGR uint8 camera frame of ``state`` (with noise)."""
-        image = self._background.copy()
-        self._draw_scene(image, None, state, people=True, robot=True)
-        return self._add_noise(image, state.time_s)
-
-    def render_with_truth(self, state: CounterState) -> RenderedFrame:  # type: ignore[override]
-        """The frame of ``state`` (as `render`) with its ground-truth label image."""
-        image = self._background.copy()
-        width, height = self.camera.image_size
-        labels = np.zeros((height, width), np.uint8)
-        self._draw_scene(image, labels, state, people=True, robot=True)
-        ids = tuple(p.track_id for p in state.people)
-        return RenderedFrame(self._add_noise(image, state.time_s), labels, ids)
 
     def reference(self, with_robot: bool = False, arm_phase_rad: float = 0.0) -> np.ndarray:
         """The commissioning reference: the empty shop (counter and shelf) without noise."""
@@ -356,10 +341,3 @@ def _robot(config: SiteConfig, robot_id: str | None) -> RobotConfig:
     if not robots:
         raise ValueError(f"robot_id: no robot {robot_id!r} in site {config.site!r}")
     return robots[0]
-
-
-def _first_zone(config: SiteConfig, kind: ZoneType) -> ZoneConfig:
-    for zone in config.zones:
-        if zone.type is kind:
-            return zone
-    raise ValueError(f"zones: site {config.site!r} has no {kind.value} zone for the demo script")
