@@ -66,12 +66,16 @@ def writer_qos(depth: int) -> Qos:
     )
 
 
-def status_fields(frame: SafetyFrame) -> list[tuple[str, str]]:
-    """The status message's key/value pairs for ``frame`` (all strings)."""
+def status_fields(
+    frame: SafetyFrame, reason_names: tuple[str, ...] | None = None
+) -> list[tuple[str, str]]:
+    """The status message's key/value pairs for ``frame`` (all strings); ``reason_names``
+    are ``Reason(frame.reasons).names`` when the caller has them already."""
+    names = Reason(frame.reasons).names if reason_names is None else reason_names
     return [
         ("state", frame.state.name),
         ("speed_scale", f"{frame.speed_scale:.5f}"),
-        ("reasons", ",".join(Reason(frame.reasons).names)),
+        ("reasons", ",".join(names)),
         ("reason_mask", f"0x{frame.reasons:08x}"),
         ("sequence", str(frame.sequence)),
         ("connection_id", str(frame.connection_id)),
@@ -85,7 +89,8 @@ def status_message(frame: SafetyFrame, name: str) -> DiagnosticStatus_:
     ``level``: OK (RUN), WARN (SLOW), ERROR (STOP); ``message``: e.g. ``"SLOW at 0.420 of the
     programmed speed: SEPARATION_WARNING"``; ``hardware_id``: ``safetymon-<connection id>``.
     """
-    names = ", ".join(Reason(frame.reasons).names)
+    reason_names = tuple(Reason(frame.reasons).names)  # once per frame, for both uses
+    names = ", ".join(reason_names)
     if frame.state is SafetyState.STOP:
         message = "STOP" + (f": {names}" if names else "")
     else:
@@ -96,7 +101,7 @@ def status_message(frame: SafetyFrame, name: str) -> DiagnosticStatus_:
         name=name,
         message=message,
         hardware_id=f"safetymon-{frame.connection_id}",
-        values=[KeyValue_(key=k, value=v) for k, v in status_fields(frame)],
+        values=[KeyValue_(key=k, value=v) for k, v in status_fields(frame, reason_names)],
     )
 
 
