@@ -77,6 +77,9 @@ def run_plan_report(args: argparse.Namespace) -> int:
             since=parse_utc(since) if since else None,
             until=parse_utc(until) if until else None,
         )
+    except ValueError as error:  # an edited record's body (names store and record)
+        print(f"error: cannot build the report: {error}", file=sys.stderr)
+        return 1
     finally:
         close = getattr(source, "close", None)
         if close is not None:

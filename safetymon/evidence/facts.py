@@ -204,6 +204,20 @@ def _episode(
     )
 
 
+def _payload(store_id: str, rec: StoredRecord) -> dict:
+    """The record body's ``payload``; ValueError naming the store and record if the body is
+    not a JSON object with one (an edited record: the chain check names it too)."""
+    try:
+        payload = json.loads(rec.body)["payload"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(
+            f"store {store_id} record #{rec.seq} ({rec.kind}): body has no JSON payload: {error}"
+        ) from error
+    if not isinstance(payload, dict):
+        raise ValueError(f"store {store_id} record #{rec.seq} ({rec.kind}): payload is not a map")
+    return payload
+
+
 def store_facts(store_id: str, records: Iterable[StoredRecord]) -> StoreFacts:
     """Runs and episodes of one store from its records (``seq`` order)."""
     facts = StoreFacts(store_id)
@@ -214,14 +228,12 @@ def store_facts(store_id: str, records: Iterable[StoredRecord]) -> StoreFacts:
         if rec.kind == RUN_START:
             if run is not None:
                 facts.runs.append(_close(store_id, run, stopped=False))
-            run = _run_of(json.loads(rec.body)["payload"], rec, now)
+            run = _run_of(_payload(store_id, rec), rec, now)
             continue
         if run is not None:
             run.last_s, run.last_seq, run.last_utc = now, rec.seq, rec.time_utc
         if rec.kind == EPISODE:
-            facts.episodes.append(
-                _episode(store_id, rec, json.loads(rec.body)["payload"], run, shared)
-            )
+            facts.episodes.append(_episode(store_id, rec, _payload(store_id, rec), run, shared))
         elif rec.kind == RUN_STOP and run is not None:
             facts.runs.append(_close(store_id, run, stopped=True))
             run = None

@@ -100,6 +100,10 @@ def build_plan_report(
         if walk is not None:  # the central copy: verify and read in one walk
             done: list[ChainStatus] = []
             stores.append(store_facts(store_id, walk(store_id, done.append)))
+            if len(done) != 1:  # a store left out of the verdict would read as verified
+                raise ValueError(
+                    f"store {store_id}: its walk reported {len(done)} chain status(es), not 1"
+                )
             chains.extend(done)
         else:
             chains.append(source.chain_status(store_id))

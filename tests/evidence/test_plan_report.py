@@ -223,6 +223,23 @@ def test_a_tampered_store_shows_a_failing_chain(db: Path, tmp_path: Path) -> Non
     assert "<span class='fail'>FAILED</span>: record #6: edited" in out.read_text()
 
 
+def test_a_record_body_that_is_not_json_is_an_error_naming_store_and_record(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / "ev.db"
+    shutil.copy(db, copy)
+    shutil.copy(db.with_name("ev.db.key"), tmp_path / "ev.db.key")
+    with sqlite3.connect(copy) as conn:  # an edit that leaves no JSON behind
+        conn.execute("UPDATE records SET body = 'not json' WHERE seq = 6")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(f"plan: p\nscenarios:\n  - id: s1\n    sites: [{SITE}]\n"
+                    "    criteria: {operating_hours_min: 1}\n")  # fmt: skip
+    args = ["report", "--db", str(copy), "--plan", str(plan), "--out", str(tmp_path / "r.html")]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "cannot build the report" in err and "record #6" in err and "no JSON payload" in err
+
+
 def test_cli_writes_the_three_files_and_exits_by_the_verdict(
     db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
