@@ -65,6 +65,14 @@ class PermittedState:
     sequence: int | None
     since_ns: int
 
+    def allowed_scale(self) -> float:
+        """The speed scale (0..1) this permits: RUN 1, SLOW its scale (clipped), else 0."""
+        if self.state is SafetyState.RUN:
+            return 1.0
+        if self.state is SafetyState.SLOW:
+            return min(1.0, max(0.0, float(self.speed_scale)))
+        return 0.0
+
     def same_permission(self, other: PermittedState) -> bool:
         """Whether state, speed scale and reasons are equal (the change criterion)."""
         return (self.state, self.speed_scale, self.reasons) == (

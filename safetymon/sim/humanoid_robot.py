@@ -42,7 +42,6 @@ import zmq
 from safetymon.config.loader import ConfigError, load_site_config
 from safetymon.config.robots import RobotConfig, Ros2StateInputConfig
 from safetymon.signals.client import PermittedState, SafetyClient
-from safetymon.signals.frame import SafetyState
 from safetymon.sim.counter import CounterScene
 from safetymon.sim.humanoid import (
     JOINT_NAMES,
@@ -55,15 +54,6 @@ from safetymon.sim.humanoid import state_message as humanoid_message
 
 RECORD_PERIOD_S = 0.05
 """Seconds between two periodic record lines."""
-
-
-def permitted_scale(permitted: PermittedState) -> float:
-    """The speed scale (0..1) a permitted state allows: RUN 1, SLOW its scale, else 0."""
-    if permitted.state is SafetyState.RUN:
-        return 1.0
-    if permitted.state is SafetyState.SLOW:
-        return min(1.0, max(0.0, float(permitted.speed_scale)))
-    return 0.0
 
 
 class HumanoidRobot:
@@ -112,7 +102,7 @@ class HumanoidRobot:
             if duration_s is not None and now - start >= duration_s:
                 break
             permitted = self.client.status
-            state = self.walker.step(state, now, permitted_scale(permitted))
+            state = self.walker.step(state, now, permitted.allowed_scale())
             pose = self.walker.pose(state)
             self.sent += 1
             self._send_state(humanoid_message(pose, self.robot.id, self.sent).to_json())

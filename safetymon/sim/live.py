@@ -30,7 +30,6 @@ from safetymon.perception.sources import NewestFrame
 from safetymon.robot.messages import SCHEMA_V1, BaseState, LinkState, RobotStateMessage
 from safetymon.robot.sim import ZmqStateSender
 from safetymon.signals.client import SafetyClient
-from safetymon.signals.frame import SafetyState
 from safetymon.sim.cell import DemoScene, SceneState
 from safetymon.sim.people import PersonPose
 from safetymon.sim.render import CellRenderer
@@ -112,14 +111,7 @@ class SimController:
         return ArmSample(now_s, phase, sample.speed_scale)
 
     def _target_scale(self) -> float:
-        if self.client is None:
-            return 0.0
-        permitted = self.client.status
-        if permitted.state is SafetyState.RUN:
-            return 1.0
-        if permitted.state is SafetyState.SLOW:
-            return float(min(1.0, max(0.0, permitted.speed_scale)))
-        return 0.0
+        return 0.0 if self.client is None else self.client.status.allowed_scale()
 
     def _run(self) -> None:
         next_due = time.monotonic()

@@ -60,3 +60,15 @@ def test_a_state_or_scale_that_is_not_a_number_is_an_internal_error_stop() -> No
         assert why & Reason.INTERNAL_ERROR, (state, scale, reasons)
     output.set_state(SafetyState.SLOW, speed_scale=0.4, reasons=int(Reason.WARNING_ZONE))
     assert output.current() == (SafetyState.SLOW, 0.4, int(Reason.WARNING_ZONE))
+
+
+def test_a_permitted_state_allows_run_1_slow_its_scale_and_nothing_else() -> None:
+    from safetymon.signals.receiver import PermittedState
+
+    def allowed(state: SafetyState, scale: float) -> float:
+        return PermittedState(state, scale, 0, "frame", 1, 0).allowed_scale()
+
+    assert allowed(SafetyState.RUN, 0.2) == 1.0
+    assert allowed(SafetyState.SLOW, 0.3) == 0.3
+    assert allowed(SafetyState.SLOW, 1.7) == 1.0 and allowed(SafetyState.SLOW, -0.5) == 0.0
+    assert allowed(SafetyState.STOP, 1.0) == 0.0
