@@ -107,7 +107,9 @@ class TruthReceiver:
                     newest = self._sock.recv(zmq.NOBLOCK)
                 except zmq.Again:
                     break
-                except zmq.ZMQError:
+                except zmq.ZMQError as error:  # the camera keeps its last pose: say why
+                    if not self._stop.is_set():
+                        log.error("humanoid truth receiver stopped: %s", error)
                     return
             if newest is None:
                 continue
