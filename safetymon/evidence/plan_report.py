@@ -18,7 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from safetymon.evidence.criteria import CriterionResult, evaluate, groups, overall
+from safetymon.evidence.criteria import (
+    CriterionResult,
+    Group,
+    evaluate_group,
+    groups,
+    overall,
+)
 from safetymon.evidence.facts import EpisodeFact, StoreFacts, store_facts
 from safetymon.evidence.metrics import EpisodeArrays, Metrics
 from safetymon.evidence.plan import VerificationPlan
@@ -108,7 +114,14 @@ def build_plan_report(
         else:
             chains.append(source.chain_status(store_id))
             stores.append(store_facts(store_id, source.records(store_id)))
-    results = evaluate(plan, stores, since=since, until=until)
+    results: list[CriterionResult] = []
+    scenario_data: dict[str, tuple[Metrics, EpisodeArrays]] = {}
+    in_order = sorted(stores, key=lambda s: s.store_id)
+    for scenario in plan.scenarios:  # each scenario's groups are built once, for both uses
+        parts = groups(scenario, stores, since=since, until=until)
+        for group in parts:
+            results.extend(evaluate_group(group, scenario.criteria))
+        scenario_data[scenario.id] = _scenario_data(parts, in_order)
     report = PlanReport(
         plan=plan,
         plan_file=plan_file,
@@ -117,6 +130,7 @@ def build_plan_report(
         chains=chains,
         results=results,
         verdict=overall(results, all(c.ok for c in chains)),
+        scenario_data=scenario_data,
     )
     shown = _first_keys(
         ((d.store_id, d.seq) for result in results for d in result.deciding), MAX_EPISODES_SHOWN
@@ -135,18 +149,20 @@ def build_plan_report(
         for ref in episode.snapshots:
             file = str(ref.get("file", ""))
             report.snapshots[(episode.store_id, file)] = source.snapshot(episode.store_id, file)
-    in_order = sorted(stores, key=lambda s: s.store_id)
-    for scenario in plan.scenarios:
-        parts = groups(scenario, stores, since=since, until=until)
-        member = {id(e) for g in parts for e in g.episodes}  # facts are not copied: by object
-        chosen = [e for s in in_order for e in s.episodes if id(e) in member]  # (store, seq)
-        del member
-        per_site: dict[str, float] = {}
-        for g in parts:  # every robot of a site shares the site's runs: count them once
-            per_site[g.site] = max(per_site.get(g.site, 0.0), g.hours)
-        hours = sum(per_site.values())
-        report.scenario_data[scenario.id] = scenario_metrics(chosen, hours)
     return report
+
+
+def _scenario_data(
+    parts: list[Group], in_order: list[StoreFacts]
+) -> tuple[Metrics, EpisodeArrays]:
+    """A scenario's metrics over the episodes of its groups, in (store, seq) order."""
+    member = {id(e) for g in parts for e in g.episodes}  # facts are not copied: by object
+    chosen = [e for s in in_order for e in s.episodes if id(e) in member]
+    del member
+    per_site: dict[str, float] = {}
+    for g in parts:  # every robot of a site shares the site's runs: count them once
+        per_site[g.site] = max(per_site.get(g.site, 0.0), g.hours)
+    return scenario_metrics(chosen, sum(per_site.values()))
 
 
 def _first_keys(keys: Iterable[tuple[str, int]], count: int) -> set[tuple[str, int]]:
