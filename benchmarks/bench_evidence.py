@@ -47,32 +47,39 @@ print(f"RESULT {code} {elapsed:.3f} {rss:.1f} {base:.1f}", file=sys.stderr)
 """
 
 
+def episode_fields(n: int, start: datetime) -> dict[str, object]:
+    """The fields of episode ``n`` that vary with ``n`` (JSON values), starting at ``start``."""
+    distance = 0.3 + (n * 0.6180339887) % 1.2
+    stop = distance < 0.9
+    return {
+        "episode_id": f"{n:032x}",
+        "kind": "stop" if stop else "near_miss",
+        "category": "input_fault" if n % 17 == 0 else "proximity",
+        "start_utc": format_utc(start),
+        "end_utc": format_utc(start + timedelta(seconds=2.5)),
+        "worst_state": "STOP" if stop else "SLOW",
+        "min_speed_scale": 0.0 if stop else 0.4,
+        "reasons": ["SEPARATION", "SEPARATION_WARNING"] if stop else ["SEPARATION_WARNING"],
+        "zones": ["cell", f"zone{n % 4}"],
+        "track_ids": [n % 50],
+        "closest_utc": format_utc(start + timedelta(seconds=1.0)),
+        "closest_track_id": n % 50,
+        "min_distance_m": distance,
+        "reaction_latency_s": 0.03 + (n % 97) / 1000,
+    }
+
+
 def episode(n: int) -> tuple[str, Episode, str]:
     """A realistic episode record (values vary with n) and its record time."""
     start = T0 + timedelta(seconds=n * 7.3)
-    distance = 0.3 + (n * 0.6180339887) % 1.2
-    stop = distance < 0.9
     payload = Episode(
-        episode_id=f"{n:032x}",
-        kind="stop" if stop else "near_miss",
-        category="input_fault" if n % 17 == 0 else "proximity",
-        start_utc=format_utc(start),
-        end_utc=format_utc(start + timedelta(seconds=2.5)),
+        **episode_fields(n, start),  # type: ignore[arg-type]
         duration_s=2.5,
-        worst_state="STOP" if stop else "SLOW",
-        min_speed_scale=0.0 if stop else 0.4,
-        reasons=["SEPARATION", "SEPARATION_WARNING"] if stop else ["SEPARATION_WARNING"],
-        zones=["cell", f"zone{n % 4}"],
-        track_ids=[n % 50],
         robot_ids=["arm1"],
-        closest_utc=format_utc(start + timedelta(seconds=1.0)),
-        closest_track_id=n % 50,
         closest_robot_id="arm1",
-        min_distance_m=distance,
         protective_separation_m=0.9,
         human_speed_mps=1.6,
         robot_speed_mps=0.5,
-        reaction_latency_s=0.03 + (n % 97) / 1000,
         config_hash="c" * 64,
         model_hash="m" * 64,
         software_version="0.1.0",

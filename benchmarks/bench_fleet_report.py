@@ -151,25 +151,10 @@ def episode_payload(n: int, start: datetime) -> dict[str, Any]:
         from bench_evidence import episode
 
         _TEMPLATE = payload_dict(episode(0)[1])
-    distance = 0.3 + (n * 0.6180339887) % 1.2
-    stop = distance < 0.9
+    from bench_evidence import episode_fields
+
     out = dict(_TEMPLATE)
-    out.update(
-        episode_id=f"{n:032x}",
-        kind="stop" if stop else "near_miss",
-        category="input_fault" if n % 17 == 0 else "proximity",
-        start_utc=format_utc(start),
-        end_utc=format_utc(start + timedelta(seconds=2.5)),
-        worst_state="STOP" if stop else "SLOW",
-        min_speed_scale=0.0 if stop else 0.4,
-        reasons=["SEPARATION", "SEPARATION_WARNING"] if stop else ["SEPARATION_WARNING"],
-        zones=["cell", f"zone{n % 4}"],
-        track_ids=[n % 50],
-        closest_utc=format_utc(start + timedelta(seconds=1.0)),
-        closest_track_id=n % 50,
-        min_distance_m=distance,
-        reaction_latency_s=0.03 + (n % 97) / 1000,
-    )
+    out.update(episode_fields(n, start))
     return out
 
 
@@ -209,8 +194,12 @@ def cell_rows(cell: int, count: int, batch_rows: int) -> dict[str, Any]:
     records, heads = [], []
     prev = GENESIS_HASH
     for seq, (kind, payload, time_utc) in enumerate(cell_items(cell, count), start=1):
-        if kind == EPISODE and seq <= 50:  # the dict form is what the model writes
-            assert Episode.model_validate(payload).model_dump(mode="json") == payload
+        # the dict form is what the model writes
+        model_form = kind != EPISODE or seq > 50 or (
+            Episode.model_validate(payload).model_dump(mode="json") == payload
+        )
+        if not model_form:
+            raise RuntimeError(f"episode payload of record {seq} is not the model's form")
         body = record_body(kind, time_utc, prev, payload)
         prev = body_hash(body)
         records.append((store_id, seq, kind, time_utc, body, prev))
