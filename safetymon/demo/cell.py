@@ -65,8 +65,15 @@ class SiteCellProperties:
     """What every demo cell derives from its site and scene (`DemoParts`,
     `safetymon.demo.humanoid.HumanoidDemoParts`)."""
 
+    site_file: Path
     config: SiteConfig
     scene: DemoScene | CounterScene
+    camera: SimCamera
+    renderer: CellRenderer
+
+    def stop(self) -> None:
+        """Release what the cell holds (controller, robot process, sockets)."""
+        raise NotImplementedError
 
     @property
     def camera_id(self) -> str:
@@ -82,6 +89,49 @@ class SiteCellProperties:
     def duration_s(self) -> float:
         """The script's length, seconds."""
         return self.scene.duration_s
+
+    def build_monitor(
+        self,
+        source: FrameSource,
+        *,
+        evidence_db: Path,
+        zmq_endpoint: str | None = "tcp://127.0.0.1:0",
+        config: SiteConfig | None = None,
+        site_file: Path | None = None,
+        status_stream: TextIO | None = None,
+        listeners: tuple[CycleListener, ...] = (),
+    ) -> Monitor:
+        """The real monitor on ``source`` (the cell is stopped if it cannot be built).
+
+        Args:
+            source: the camera's frames (e.g. `SimCellSource` of this cell).
+            evidence_db: the evidence store.
+            zmq_endpoint: the safety output (default: a free loopback port).
+            config: a variant of ``self.config`` (a benchmark's detector), default itself.
+            site_file: the file the zone editor saves to (default ``self.site_file``).
+            status_stream: where the status line goes, if anywhere.
+            listeners: extra decision-loop listeners.
+        """
+        config = config or self.config
+        try:
+            return Monitor.build(
+                config,
+                self.site_file.parent,
+                site_file=site_file or self.site_file,
+                parts=MonitorParts(
+                    sources={self.camera_id: source},
+                    references={self.camera_id: self.renderer.reference(with_robot=False)},
+                    projectors={self.camera_id: self.camera.project},
+                    zmq_endpoint=zmq_endpoint,
+                    evidence_db=evidence_db,
+                    status_stream=status_stream,
+                    listeners=listeners,
+                    camera_latency_s={self.camera_id: 0.0},  # rendered: no glass to frame
+                ),
+            )
+        except BaseException:
+            self.stop()
+            raise
 
 
 @dataclass
@@ -144,46 +194,3 @@ class DemoParts(SiteCellProperties):
         controller = SimController(scene, base.robots[0])
         config = demo_config(site_file, controller.state_endpoint, out_dir)
         return cls(Path(site_file), config, scene, camera, renderer, controller)
-
-    def build_monitor(
-        self,
-        source: FrameSource,
-        *,
-        evidence_db: Path,
-        zmq_endpoint: str | None = "tcp://127.0.0.1:0",
-        config: SiteConfig | None = None,
-        site_file: Path | None = None,
-        status_stream: TextIO | None = None,
-        listeners: tuple[CycleListener, ...] = (),
-    ) -> Monitor:
-        """The real monitor on ``source`` (stops the controller's socket if it cannot be built).
-
-        Args:
-            source: the camera's frames (e.g. `SimCellSource` of this cell).
-            evidence_db: the evidence store.
-            zmq_endpoint: the safety output (default: a free loopback port).
-            config: a variant of ``self.config`` (a benchmark's detector), default itself.
-            site_file: the file the zone editor saves to (default ``self.site_file``).
-            status_stream: where the status line goes, if anywhere.
-            listeners: extra decision-loop listeners.
-        """
-        config = config or self.config
-        try:
-            return Monitor.build(
-                config,
-                self.site_file.parent,
-                site_file=site_file or self.site_file,
-                parts=MonitorParts(
-                    sources={self.camera_id: source},
-                    references={self.camera_id: self.renderer.reference(with_robot=False)},
-                    projectors={self.camera_id: self.camera.project},
-                    zmq_endpoint=zmq_endpoint,
-                    evidence_db=evidence_db,
-                    status_stream=status_stream,
-                    listeners=listeners,
-                    camera_latency_s={self.camera_id: 0.0},  # rendered: no glass to frame
-                ),
-            )
-        except BaseException:
-            self.controller.stop()
-            raise

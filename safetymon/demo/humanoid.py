@@ -22,14 +22,12 @@ import subprocess
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, TextIO
+from typing import IO
 
 from safetymon.config.loader import load_site_config
 from safetymon.config.robots import Ros2StateInputConfig
 from safetymon.config.site import SiteConfig
 from safetymon.demo.cell import SiteCellProperties, with_evidence_in
-from safetymon.monitor.app import CycleListener, Monitor, MonitorParts
-from safetymon.perception.sources import FrameSource
 from safetymon.sim.camera import SimCamera
 from safetymon.sim.counter import CounterRenderer, CounterScene, HumanoidBody, counter_camera
 from safetymon.sim.counter_live import CounterCellSource, TruthReceiver, wait_for_truth
@@ -150,37 +148,6 @@ class HumanoidDemoParts(SiteCellProperties):
             self.renderer, self.body, self.truth, fps=fps,
             max_frame_age_s=self.config.cameras[0].max_frame_age_s,
         )  # fmt: skip
-
-    def build_monitor(
-        self,
-        source: FrameSource,
-        *,
-        evidence_db: Path,
-        zmq_endpoint: str | None = "tcp://127.0.0.1:0",
-        site_file: Path | None = None,
-        status_stream: TextIO | None = None,
-        listeners: tuple[CycleListener, ...] = (),
-    ) -> Monitor:
-        """The real monitor on ``source`` (closes the truth socket if it cannot be built)."""
-        try:
-            return Monitor.build(
-                self.config,
-                self.site_file.parent,
-                site_file=site_file or self.site_file,
-                parts=MonitorParts(
-                    sources={self.camera_id: source},
-                    references={self.camera_id: self.renderer.reference()},
-                    projectors={self.camera_id: self.camera.project},
-                    zmq_endpoint=zmq_endpoint,
-                    evidence_db=evidence_db,
-                    status_stream=status_stream,
-                    listeners=listeners,
-                    camera_latency_s={self.camera_id: 0.0},  # rendered: no glass to frame
-                ),
-            )
-        except BaseException:
-            self.truth.close()
-            raise
 
     def start(self, safety_endpoint: str, run_s: float) -> None:
         """Launch the simulated humanoid and wait for its first pose.
